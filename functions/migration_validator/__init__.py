@@ -1,0 +1,1 @@
+"""Shared code of the migration-validator Lambda functions."""

@@ -1,0 +1,68 @@
+"""Verdict notifications on VerdictTopic: a short subject, a JSON body, filterable attributes."""
+
+import json
+
+from .aws import client, env
+from .results import claim_notification, mark_notified, release_claim
+
+# SNS subjects must be ASCII, without line breaks, at most 100 characters.
+MAX_SUBJECT_CHARS = 100
+# Failed checks listed in the message body; the full list is in ResultsTable.
+MAX_LISTED_CHECKS = 20
+
+
+def build_subject(item: dict) -> str:
+    target = item.get("instance_id") or item.get("source_server_id") or item["execution_name"]
+    subject = f"{item['verdict']}: {target}"
+    if item.get("suite"):
+        subject += f" ({item['suite']})"
+    if item.get("wave"):
+        subject += f" wave {item['wave']}"
+    subject = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in subject)
+    return subject[:MAX_SUBJECT_CHARS]
+
+
+def build_message(item: dict) -> dict:
+    failed = [
+        {"check_id": check["check_id"], "reason": check["reason"], "message": check["message"]}
+        for check in item.get("checks", [])
+        if check.get("status") in ("FAILED", "ERROR", "WARNING")
+    ]
+    keys = (
+        "verdict", "reason", "instance_id", "source", "source_server_id", "job_id", "launch_type",
+        "wave", "suite", "suite_hash", "execution_name", "execution_arn", "recorded_at",
+        "checks_total", "checks_failed", "host_key_fingerprint", "host_key_trusted_on_first_use",
+        "error", "error_cause",
+    )
+    message = {key: item[key] for key in keys if key in item}
+    message["failed_checks"] = failed[:MAX_LISTED_CHECKS]
+    return message
+
+
+def build_attributes(item: dict) -> dict:
+    """Message attributes for subscription filter policies; SNS rejects empty values."""
+    attributes = {}
+    for key in ("verdict", "suite", "wave", "launch_type"):
+        value = item.get(key)
+        if value:
+            attributes[key] = {"DataType": "String", "StringValue": str(value)}
+    return attributes
+
+
+def publish_verdict(execution_name: str) -> str | None:
+    """Publish the execution's recorded verdict once; return the SNS message id, or None if already sent."""
+    item = claim_notification(execution_name)
+    if item is None:
+        return None
+    try:
+        response = client("sns").publish(
+            TopicArn=env("VERDICT_TOPIC_ARN"),
+            Subject=build_subject(item),
+            Message=json.dumps(build_message(item), default=str),
+            MessageAttributes=build_attributes(item),
+        )
+    except Exception:
+        release_claim(execution_name)
+        raise
+    mark_notified(execution_name, response["MessageId"])
+    return response["MessageId"]
