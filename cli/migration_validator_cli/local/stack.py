@@ -7,6 +7,7 @@
   each function's handler in warm worker processes with the function's own environment.
 - A poller stands in for each SQS event source mapping, and a watcher for the EventBridge rule
   on execution status changes.
+- moto has no MGN, so a stand-in serves the MGN calls the workflow makes (AWS_ENDPOINT_URL_MGN).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pathlib import Path
 from typing import TextIO
 
 import boto3
+from botocore.config import Config
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from .events import ExecutionStatusWatcher
 from .invoke import LambdaInvokeEndpoint
+from .mgn import MgnStandIn
 from .poller import SqsEventSourcePoller
 from .template import REGION, BuiltStack, StackBuilder
 
@@ -87,6 +90,8 @@ class LocalStack:
         self._pollers: list[SqsEventSourcePoller] = []
         self._watcher: ExecutionStatusWatcher | None = None
         self._saved_lambda_endpoint: str | None = None
+        self.moto_url: str | None = None
+        self.mgn: MgnStandIn | None = None
 
     def __enter__(self) -> "LocalStack":
         self.start()
@@ -106,6 +111,7 @@ class LocalStack:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._server.start()
         moto_url = f"http://127.0.0.1:{moto_port}"
+        self.moto_url = moto_url
 
         overrides = dict(self.settings.parameter_overrides)
         if "SshKeySecretArn" not in overrides:
@@ -114,7 +120,14 @@ class LocalStack:
             )["ARN"]
         self.stack = StackBuilder(self.template_path, self.settings.stack_name, overrides).build()
 
-        base_environment = {**LOCAL_AWS_ENVIRONMENT, **LOCAL_FUNCTION_ENVIRONMENT, "AWS_ENDPOINT_URL": moto_url}
+        self.mgn = MgnStandIn()
+        self.mgn.start()
+        base_environment = {
+            **LOCAL_AWS_ENVIRONMENT,
+            **LOCAL_FUNCTION_ENVIRONMENT,
+            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_ENDPOINT_URL_MGN": self.mgn.url,
+        }
         self.endpoint = LambdaInvokeEndpoint(
             self.stack.functions.values(),
             base_environment,
@@ -149,7 +162,13 @@ class LocalStack:
         log.info("local stack %s started: moto at %s, Lambda endpoint at %s", self.settings.stack_name, moto_url, self.endpoint.url)
 
     def lambda_client(self):
-        return boto3.client("lambda", region_name=REGION, endpoint_url=self.endpoint.url)
+        """A Lambda client for the local endpoint that waits out the longest function timeout.
+
+        A retried Invoke would run the function again, so the client does not retry.
+        """
+        longest = max((spec.timeout_seconds for spec in self.stack.functions.values()), default=60)
+        config = Config(read_timeout=longest + 30, retries={"total_max_attempts": 1})
+        return boto3.client("lambda", region_name=REGION, endpoint_url=self.endpoint.url, config=config)
 
     def stop(self) -> None:
         for poller in self._pollers:
@@ -163,6 +182,8 @@ class LocalStack:
             os.environ.pop("AWS_ENDPOINT_URL_LAMBDA", None)
         else:
             os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self._saved_lambda_endpoint
+        if self.mgn:
+            self.mgn.stop()
         if self._server:
             self._server.stop()
         if self._mock:
