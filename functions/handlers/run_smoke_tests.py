@@ -45,9 +45,7 @@ def handler(event: dict, context) -> dict:
         logger.warning("instance still unreachable after the boot grace period", extra={"reason": not_ready.reason})
         run = SuiteRun(verdict=Verdict.UNREACHABLE, reason=not_ready.reason)
 
-    summary = {
-        "verdict": run.verdict.value,
-        "reason": run.reason,
+    details = {
         "suite": suite.name,
         "suite_hash": suite.content_hash,
         "checks_total": len(run.checks),
@@ -56,12 +54,13 @@ def handler(event: dict, context) -> dict:
         "host_key_trusted_on_first_use": run.host_key_trusted_on_first_use,
         "duration_ms": run.duration_ms,
     }
-    store_checks(execution_name, summary, [check.to_item() for check in run.checks])
+    # The verdict itself is written by RecordResult, once; this stores what led to it.
+    store_checks(execution_name, details, [check.to_item() for check in run.checks])
     milliseconds("SuiteDuration", run.duration_ms)
     logger.info("suite finished", extra={"verdict": run.verdict.value, "reason": run.reason, "suite": suite.name})
 
     # Only ids and counts go back into the execution state; check output stays in ResultsTable.
-    return {**summary, "failed_checks": run.failed_check_ids[:10]}
+    return {"verdict": run.verdict.value, "reason": run.reason, **details, "failed_checks": run.failed_check_ids[:10]}
 
 
 def read_private_key(secret_arn: str) -> str:

@@ -859,12 +859,13 @@ def execution_name(launch: Launch, attempt: int = 1) -> str:
 def execution_input(launch: Launch, attempt: int = 1) -> str:
     """Return the execution input as compact JSON with sorted keys.
 
-    A duplicate delivery of a launch gives byte-identical input, so
-    StartExecution with the same name returns the running execution instead of
-    raising ExecutionAlreadyExists.
+    The state machine reads the launch under ``launch`` and its own name under
+    ``execution_name``. A duplicate delivery of a launch gives byte-identical
+    input, so StartExecution with the same name returns the running execution
+    instead of raising ExecutionAlreadyExists.
     """
     _check_attempt(attempt)
-    document = {**launch.to_input(), "attempt": attempt}
+    document = {"attempt": attempt, "execution_name": execution_name(launch, attempt), "launch": launch.to_input()}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 

@@ -23,11 +23,13 @@ def build_subject(item: dict) -> str:
 
 
 def build_message(item: dict) -> dict:
-    failed = [
-        {"check_id": check["check_id"], "reason": check["reason"], "message": check["message"]}
-        for check in item.get("checks", [])
-        if check.get("status") in ("FAILED", "ERROR", "WARNING")
-    ]
+    def listed(statuses: tuple[str, ...]) -> list[dict]:
+        return [
+            {"check_id": check["check_id"], "reason": check["reason"], "message": check["message"]}
+            for check in item.get("checks", [])
+            if check.get("status") in statuses
+        ][:MAX_LISTED_CHECKS]
+
     keys = (
         "verdict", "reason", "instance_id", "source", "source_server_id", "job_id", "launch_type",
         "wave", "suite", "suite_hash", "execution_name", "execution_arn", "recorded_at",
@@ -35,7 +37,8 @@ def build_message(item: dict) -> dict:
         "error", "error_cause",
     )
     message = {key: item[key] for key in keys if key in item}
-    message["failed_checks"] = failed[:MAX_LISTED_CHECKS]
+    message["failed_checks"] = listed(("FAILED", "ERROR"))
+    message["warnings"] = listed(("WARNING",))
     return message
 
 

@@ -686,16 +686,19 @@ def test_execution_input_canonical_json(name):
     document = json.loads(text)
 
     assert text == json.dumps(document, sort_keys=True, separators=(",", ":"))
-    assert set(document) == INPUT_KEYS
+    assert set(document) == {"attempt", "execution_name", "launch"}
+    assert set(document["launch"]) == INPUT_KEYS - {"attempt"}
     assert document["attempt"] == 1
+    assert document["execution_name"] == execution_name(read_launch(name))
     assert len(text.encode()) < 1024
 
 
 def test_execution_input_mgn_sample():
     document = json.loads(execution_input(read_launch("mgn-cutover-launch-failed.raw.json"), 3))
 
-    assert document == {
-        "attempt": 3,
+    assert document["attempt"] == 3
+    assert document["execution_name"].endswith("-a3")
+    assert document["launch"] == {
         "instance_id": None,
         "job_id": "mgnjob-0d9c8b7a6f5e4d3c2",
         "launch_failed": True,
@@ -722,4 +725,4 @@ def test_execution_input_is_ascii():
     text = execution_input(plain_launch(wave="Welle 3 (M\u00fcnchen) \U0001f680"))
 
     assert text.isascii()
-    assert json.loads(text)["wave"] == "Welle 3 (M\u00fcnchen) \U0001f680"
+    assert json.loads(text)["launch"]["wave"] == "Welle 3 (M\u00fcnchen) \U0001f680"

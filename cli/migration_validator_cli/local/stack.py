@@ -108,6 +108,8 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         moto_port = _free_port()
+        # The moto server logs every request through werkzeug; the function logs say more.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._server.start()
         moto_url = f"http://127.0.0.1:{moto_port}"
