@@ -1,0 +1,151 @@
+"""Run a suite's checks against one instance and decide the verdict.
+
+Check types register themselves by name in ``CHECK_TYPES`` (see ``base.py``); every
+module of this package is imported below, so a new type is one new module plus its
+entry in the suite schema.
+"""
+
+import importlib
+import pkgutil
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from aws_lambda_powertools import Logger
+
+from migration_validator.checks.addresses import check_address
+from migration_validator.checks.base import (
+    CHECK_TYPES,
+    Redactor,
+    RunContext,
+    RunSettings,
+    elapsed_ms,
+    not_run_result,
+)
+from migration_validator.checks.ssh import HostKeyRejected, SshTimeouts, open_session, private_key_fragments
+from migration_validator.suites import CheckSpec, Suite
+from migration_validator.targets import Target
+from migration_validator.verdicts import CheckResult, SuiteRun, Verdict, decide_verdict
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["CHECK_TYPES", "RunSettings", "SshTimeouts", "run_suite"]
+
+logger = Logger(service="migration-validator", child=True)
+
+
+def run_suite(
+    suite: Suite,
+    target: Target,
+    private_key: str | None,
+    *,
+    trust_on_first_use: bool = False,
+    secrets: tuple[str, ...] = (),
+    settings: RunSettings | None = None,
+) -> SuiteRun:
+    """Run every check of ``suite`` against ``target`` and return the verdict with each check's result.
+
+    Opens at most one SSH connection, and only when the suite has command checks;
+    ``private_key`` may be None otherwise. Output excerpts and messages have every value
+    in ``secrets`` and the private key's text replaced by ``[REDACTED]``.
+
+    Raises TargetRejected when the target address is forbidden (before any connection),
+    TargetNotReady when the SSH connection cannot be made or is lost (the caller decides
+    between retrying and UNREACHABLE), and ValueError when the private key is missing or
+    unreadable for a suite that needs it. An untrusted host key is not an exception: it
+    returns verdict FAILED with reason HOST_KEY_MISMATCH or HOST_KEY_UNKNOWN and runs no check.
+    """
+    settings = settings or RunSettings()
+    started = time.monotonic()
+    check_address(target.address)
+    key_fragments = private_key_fragments(private_key) if private_key else ()
+    redactor = Redactor((*secrets, *key_fragments))
+    _require_known_types(suite)
+
+    session = None
+    if any(CHECK_TYPES[spec.type].needs_ssh for spec in suite.checks):
+        if not private_key:
+            raise ValueError(f"suite {suite.name!r} has command checks, so run_suite needs the SSH private key")
+        try:
+            session = open_session(target, private_key, trust_on_first_use=trust_on_first_use, timeouts=settings.ssh)
+        except HostKeyRejected as rejected:
+            checks = [not_run_result(spec, rejected.reason, rejected.message, redactor) for spec in suite.checks]
+            return SuiteRun(
+                verdict=Verdict.FAILED,
+                reason=rejected.reason,
+                checks=checks,
+                host_key_fingerprint=rejected.fingerprint,
+                duration_ms=elapsed_ms(started, time.monotonic()),
+            )
+
+    context = RunContext(target=target, settings=settings, redactor=redactor, ssh=session)
+    try:
+        checks = _run_checks(suite.checks, context)
+    finally:
+        if session is not None:
+            session.close()
+
+    verdict, reason = decide_verdict(checks)
+    run = SuiteRun(
+        verdict=verdict,
+        reason=reason,
+        checks=checks,
+        host_key_fingerprint=session.fingerprint if session else None,
+        host_key_trusted_on_first_use=session.trusted_on_first_use if session else False,
+        duration_ms=elapsed_ms(started, time.monotonic()),
+    )
+    logger.info(
+        "Suite run finished",
+        instance_id=target.instance_id,
+        suite=suite.name,
+        verdict=verdict.value,
+        reason=reason,
+        failed_checks=run.failed_check_ids,
+        duration_ms=run.duration_ms,
+    )
+    return run
+
+
+def _require_known_types(suite: Suite) -> None:
+    unknown = sorted({spec.type for spec in suite.checks if spec.type not in CHECK_TYPES})
+    if unknown:
+        raise ValueError(
+            f"suite {suite.name!r} uses check types {unknown} that this engine does not implement; "
+            f"known types: {sorted(CHECK_TYPES)}"
+        )
+
+
+def _run_checks(specs: Sequence[CheckSpec], context: RunContext) -> list[CheckResult]:
+    """Run batch types as one task each and single checks as one task each, in parallel; keep suite order."""
+    batches: dict[str, list[CheckSpec]] = {}
+    singles: list[CheckSpec] = []
+    for spec in specs:
+        if CHECK_TYPES[spec.type].run_batch is not None:
+            batches.setdefault(spec.type, []).append(spec)
+        else:
+            singles.append(spec)
+
+    workers = max(1, context.settings.max_parallel_network_checks) + len(batches)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+        batch_futures: list[Future] = [
+            pool.submit(CHECK_TYPES[name].run_batch, batch, context) for name, batch in batches.items()
+        ]
+        single_futures = [pool.submit(CHECK_TYPES[spec.type].run_single, spec, context) for spec in singles]
+        results: list[CheckResult] = []
+        for future in batch_futures:
+            results.extend(future.result())
+        results.extend(future.result() for future in single_futures)
+
+    by_id = {result.check_id: result for result in results}
+    for result in results:
+        logger.debug(
+            "Check finished",
+            instance_id=context.target.instance_id,
+            check_id=result.check_id,
+            type=result.type,
+            status=result.status.value,
+            reason=result.reason,
+            duration_ms=result.duration_ms,
+        )
+    return [by_id[spec.id] for spec in specs]
