@@ -1,0 +1,100 @@
+"""Render an execution state by state, as the Step Functions console's event history shows it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class StateRun:
+    """One state of an execution: when it ran, how it ended, and the errors of its attempts."""
+
+    name: str
+    type: str
+    entered: datetime
+    exited: datetime | None = None
+    status: str = "RUNNING"
+    attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+    caught: str | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return (self.exited - self.entered).total_seconds() if self.exited else None
+
+
+_FAILED_TYPES = ("LambdaFunctionFailed", "LambdaFunctionTimedOut", "TaskFailed", "TaskTimedOut")
+
+
+def state_runs(events: list[dict]) -> list[StateRun]:
+    """Group history events into the states they belong to, in order."""
+    runs: list[StateRun] = []
+    current: StateRun | None = None
+    for event in events:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            details = event["stateEnteredEventDetails"]
+            current = StateRun(name=details["name"], type=kind[: -len("StateEntered")], entered=event["timestamp"])
+            runs.append(current)
+        elif current is None:
+            continue
+        elif kind in ("LambdaFunctionScheduled", "TaskScheduled"):
+            current.attempts += 1
+        elif kind in _FAILED_TYPES:
+            details = next((value for key, value in event.items() if key.endswith("EventDetails")), {})
+            current.errors.append(details.get("error") or kind)
+        elif kind.endswith("StateExited"):
+            current.exited = event["timestamp"]
+            current.status = "FAILED" if current.errors and current.attempts == len(current.errors) else "SUCCEEDED"
+            if current.status == "FAILED":
+                current.caught = current.errors[-1]
+        elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):
+            if current.exited is None:
+                current.exited = event["timestamp"]
+                current.status = "FAILED"
+    return runs
+
+
+def render_execution(execution: dict, events: list[dict]) -> str:
+    """Return a table of the execution's states with status, start offset, duration and errors."""
+    started = execution["startDate"]
+    lines = [
+        f"execution  {execution['name']}",
+        f"status     {execution['status']}",
+        f"started    {started.isoformat(timespec='seconds')}",
+    ]
+    if execution.get("stopDate"):
+        lines.append(f"duration   {(execution['stopDate'] - started).total_seconds():.2f} s")
+    if execution.get("error"):
+        lines.append(f"error      {execution['error']}: {execution.get('cause', '')}")
+    lines.append("")
+    lines.append(f"  {'state':<24} {'type':<8} {'status':<10} {'start':>8} {'duration':>9}  attempts  errors")
+    for run in state_runs(events):
+        start = f"+{(run.entered - started).total_seconds():.2f}s"
+        duration = f"{run.duration_seconds:.2f}s" if run.duration_seconds is not None else "-"
+        errors = ", ".join(run.errors) if run.errors else ""
+        status = "CAUGHT" if run.caught else run.status
+        attempts = str(run.attempts) if run.attempts else ""
+        lines.append(f"  {run.name:<24} {run.type:<8} {status:<10} {start:>8} {duration:>9}  {attempts:>8}  {errors}")
+    if execution.get("output"):
+        lines.append("")
+        lines.append(f"output     {_short_json(execution['output'])}")
+    return "\n".join(lines)
+
+
+def _short_json(text: str, limit: int = 400) -> str:
+    try:
+        text = json.dumps(json.loads(text), separators=(",", ":"))
+    except ValueError:
+        pass
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def execution_history(stepfunctions, execution_arn: str) -> list[dict]:
+    events: list[dict] = []
+    paginator = stepfunctions.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=execution_arn):
+        events.extend(page["events"])
+    return events
