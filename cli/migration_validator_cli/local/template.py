@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import boto3
-from samtranslator.translator.transform import transform
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
 from .invoke import FunctionSpec
@@ -95,11 +96,10 @@ def translate(template_path: Path) -> tuple[dict, dict[str, Path]]:
                 local_paths[logical_id] = (base / path).resolve()
                 properties[key] = f"{_PLACEHOLDER_S3}/{logical_id}"
 
-    class _NoManagedPolicies:
-        def load(self) -> dict:
-            return {}
-
-    translated = transform(sam, {}, _NoManagedPolicies())
+    # The region comes from this session rather than the caller's environment, and managed
+    # policies are referenced by ARN, so the translator needs no AWS call.
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=REGION))
+    translated = translator.translate(sam, parameter_values={}, get_managed_policy_map=lambda: {})
     return translated, local_paths
 
 
