@@ -203,7 +203,7 @@ def _wait_for_sshd(target: SshdTarget, timeout: float) -> None:
 
 @dataclass
 class HttpTarget:
-    """A running HTTP server answering fixed routes."""
+    """A running HTTP server that serves fixed routes."""
 
     address: str
     port: int

@@ -1,6 +1,6 @@
 """Run a suite's checks against one instance and decide the verdict.
 
-Check types register themselves by name in ``CHECK_TYPES`` (see ``base.py``); every
+Check types register themselves by name in ``CHECK_TYPES`` (see ``base.py``). Every
 module of this package is imported below, so a new type is one new module plus its
 entry in the suite schema.
 """
@@ -50,11 +50,12 @@ def run_suite(
     ``private_key`` may be None otherwise. Output excerpts and messages have every value
     in ``secrets`` and the private key's text replaced by ``[REDACTED]``.
 
-    Raises TargetRejected when the target address is forbidden (before any connection),
-    TargetNotReady when the SSH connection cannot be made or is lost (the caller decides
-    between retrying and UNREACHABLE), and ValueError when the private key is missing or
-    unreadable for a suite that needs it. An untrusted host key is not an exception: it
-    returns verdict FAILED with reason HOST_KEY_MISMATCH or HOST_KEY_UNKNOWN and runs no check.
+    Raises TargetRejected when the target address is forbidden, before any connection.
+    Raises TargetNotReady when the SSH connection cannot be made or is lost, and the caller
+    decides between a retry and UNREACHABLE. Raises ValueError when a suite with command
+    checks gets no private key or an unreadable one. An untrusted host key raises nothing:
+    the run returns verdict FAILED with reason HOST_KEY_MISMATCH or HOST_KEY_UNKNOWN, and
+    every check is reported as not run.
     """
     settings = settings or RunSettings()
     started = time.monotonic()

@@ -4,7 +4,7 @@ import ipaddress
 
 from migration_validator.errors import TargetRejected
 
-# The instance metadata service (IMDS) answers on these; a check must never reach it.
+# Addresses of the instance metadata service (IMDS), which a check must never reach.
 METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )

@@ -1,4 +1,4 @@
-"""What every check type shares: settings, the run context, redaction, results and the type registry."""
+"""Shared parts of every check type: settings, the run context, redaction, results and the type registry."""
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,13 +29,14 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         unique = {secret for secret in secrets if secret}
-        self._secrets = sorted(unique, key=len, reverse=True)  # longest first, so a secret inside another goes too
+        # Longest first, so a secret that contains a shorter one is replaced whole.
+        self._secrets = sorted(unique, key=len, reverse=True)
 
     def redact(self, text: str, *, cut: bool = False) -> str:
         """Return ``text`` with every secret replaced.
 
-        ``cut`` says the text is the start of a longer output, so a secret split at the
-        cut may end it; such a trailing piece of a secret is replaced as well.
+        ``cut`` means the text is the start of a longer output. A secret split at the cut
+        may then end the text, so a trailing piece of a secret is replaced as well.
         """
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
@@ -44,16 +45,19 @@ class Redactor:
         return text
 
     def _redact_cut_tail(self, text: str) -> str:
+        """Replace the longest end of ``text`` that is the start of some secret."""
+        longest = 0
         for secret in self._secrets:
-            for length in range(min(len(secret) - 1, len(text)), 0, -1):
+            for length in range(min(len(secret) - 1, len(text)), longest, -1):
                 if text.endswith(secret[:length]):
-                    return text[: len(text) - length] + REDACTED
-        return text
+                    longest = length
+                    break
+        return text[: len(text) - longest] + REDACTED if longest else text
 
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a check needs to run: the target, the open SSH session if the suite needs one, limits and redaction."""
+    """Inputs of a running check: the target, the SSH session when the suite needs one, the limits and the redactor."""
 
     target: Target
     settings: RunSettings
@@ -115,8 +119,8 @@ BatchRunner = Callable[[Sequence[CheckSpec], RunContext], list[CheckResult]]
 class CheckType:
     """A registered check type.
 
-    A batch type receives all of a suite's checks of its type in one call (commands
-    share one SSH exec); a single type runs one check per call, in parallel with others.
+    A batch type receives all of a suite's checks of its type in one call, which lets
+    commands share one SSH exec. A single type runs one check per call, in parallel with others.
     """
 
     name: str

@@ -2,11 +2,10 @@
 
 Opening a channel costs a round trip per check, so the engine sends one generated
 POSIX sh script (the runner) to ``sh -s``. The runner starts the commands in waves of
-at most ``max_parallel_commands``; each runs under coreutils ``timeout`` with stdin from
-/dev/null, and a reader keeps the first bytes of stdout and stderr while draining the
-rest, so no amount of output blocks a command. After each wave the runner prints one
-framed record per check: exit status, start and end in nanoseconds, and the byte
-counts of the captured and of the full output, followed by the captured bytes.
+at most ``max_parallel_commands``. Each command runs under coreutils ``timeout`` with
+stdin from /dev/null. A reader keeps the first bytes of its stdout and of its stderr and
+drains the rest, so no amount of output blocks a command. After each wave the runner
+prints one framed record per check (see command_runner.py).
 """
 
 import re
@@ -42,7 +41,7 @@ _TIMEOUT_EXIT_STATUSES = (124, 137)
 @dataclass(frozen=True)
 class _Plan:
     waves: list[list[int]]
-    time_limit_seconds: float  # the runner's own worst case: each wave's longest timeout plus the kill delay
+    time_limit_seconds: float  # the runner's worst case: per wave, its longest timeout, the kill delay and the overhead
 
 
 def _plan(specs: Sequence[CheckSpec], context: RunContext) -> _Plan:
@@ -81,6 +80,16 @@ def run_command_checks(specs: Sequence[CheckSpec], context: RunContext) -> list[
         ) from None
     run_ms = elapsed_ms(started, time.monotonic())
     report = parse_runner_output(output.stdout, tag)
+    if output.deadline_reached or not report.finished:
+        logger.warning(
+            "Command runner did not finish",
+            instance_id=context.target.instance_id,
+            deadline_reached=output.deadline_reached,
+            runner_error=report.runner_error,
+            exit_status=output.exit_status,
+            checks_reported=len(report.records),
+            checks_total=len(specs),
+        )
 
     results = []
     for index, spec in enumerate(specs):

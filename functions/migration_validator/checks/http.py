@@ -84,7 +84,7 @@ def run_http_check(spec: CheckSpec, context: RunContext) -> CheckResult:
     try:
         with guard:
             response = _get(connection, path, params.get("headers", {}), started + timeout)
-    except Exception as error:  # classified below; the guard's shutdown surfaces as many kinds
+    except Exception as error:  # the guard's shutdown surfaces as several types, so _classify_error sorts them
         reason, message = _classify_error(error, guard.fired, url, timeout)
         return check_result(
             spec, passed=False, reason=reason, message=message,

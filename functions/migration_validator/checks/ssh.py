@@ -52,7 +52,7 @@ class HostKeyRejected(Exception):
 
 @dataclass
 class ExecOutput:
-    """What one exec returned; ``deadline_reached`` means the channel was closed before it ended."""
+    """Output of one exec; ``deadline_reached`` means the channel was closed before the command ended."""
 
     stdout: bytes
     stderr: bytes
@@ -100,8 +100,9 @@ def private_key_fragments(text: str) -> tuple[str, ...]:
 def expected_fingerprints(value: str | None) -> tuple[str, ...]:
     """Split the expected host key setting: one or more ``SHA256:...`` fingerprints separated by spaces.
 
-    Several fingerprints let an operator list every host key of the source server, since
-    the key type the server presents depends on both sides' algorithm preferences.
+    Several fingerprints let an operator list every host key of the source server.
+    NOTE: paramiko 5.1 negotiates one host key type (Ed25519 first, then ECDSA, then RSA), so a
+    setting that lists only the fingerprint of another type of the same server's keys is a mismatch.
     """
     if not value:
         return ()
@@ -129,6 +130,8 @@ class SshSession:
         deadline_reached = False
         try:
             channel.exec_command(command)
+            # Bounded, in case the remote side never reads its input.
+            channel.settimeout(max(0.1, deadline - time.monotonic()))
             channel.sendall(stdin)
             channel.shutdown_write()
 
@@ -193,7 +196,7 @@ def open_session(
 
 
 def _not_ready(target: Target, reason: str, detail: str) -> TargetNotReady:
-    error = TargetNotReady(target.instance_id, f"{target.address}:{target.ssh_port}", reason, detail)
+    error = TargetNotReady(target.instance_id, target.address, reason, f"SSH port {target.ssh_port}: {detail}")
     logger.warning(
         "SSH connection failed",
         instance_id=target.instance_id,
