@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import boto3
-
+from .clients import AwsTargetUnknown, client_for
 from .history import execution_history, render_execution
 from .local_command import read_local_state
 
@@ -17,20 +16,20 @@ class StateMachineUnknown(Exception):
 
 def _target(arguments: argparse.Namespace) -> tuple[object, str]:
     local = read_local_state()
-    endpoint_url = arguments.endpoint_url or (local and local["endpoint_url"])
     state_machine_arn = arguments.state_machine_arn or (local and local["outputs"]["ValidationStateMachineArn"])
     if not state_machine_arn:
         raise StateMachineUnknown(
             "no state machine to read: start the local stack with `migration-validator local start`, "
             "or pass --state-machine-arn (the stack output ValidationStateMachineArn)"
         )
-    return boto3.client("stepfunctions", endpoint_url=endpoint_url), state_machine_arn
+    use_local = arguments.state_machine_arn is None
+    return client_for("stepfunctions", arguments.endpoint_url, use_local=use_local), state_machine_arn
 
 
 def run_executions(arguments: argparse.Namespace) -> int:
     try:
         stepfunctions, state_machine_arn = _target(arguments)
-    except StateMachineUnknown as error:
+    except (StateMachineUnknown, AwsTargetUnknown) as error:
         print(f"migration-validator: {error}", file=sys.stderr)
         return 2
 
