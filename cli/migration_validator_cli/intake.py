@@ -8,10 +8,9 @@ import sys
 import uuid
 from pathlib import Path
 
-import boto3
-
 from migration_validator.launches import Ignored, Launch, Rejected, execution_name, read_message
 
+from .clients import AwsTargetUnknown, client_for
 from .local_command import read_local_state
 
 
@@ -81,8 +80,11 @@ def run_validate(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    endpoint_url = arguments.endpoint_url or (local and not arguments.queue_url and local["endpoint_url"]) or None
-    sqs = boto3.client("sqs", endpoint_url=endpoint_url)
+    try:
+        sqs = client_for("sqs", arguments.endpoint_url, use_local=arguments.queue_url is None)
+    except AwsTargetUnknown as error:
+        print(f"migration-validator: {error}", file=sys.stderr)
+        return 2
 
     status = 0
     for instance_id in arguments.instance_ids:
