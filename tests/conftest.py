@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from migration_validator.targets import Target
+from migration_validator_cli.local.instances import WEB_ROUTES
 from migration_validator_cli.local.targets import (
     HttpTarget,
     SshdTarget,
@@ -19,10 +20,6 @@ from migration_validator_cli.local.targets import (
 )
 
 LOCAL_INSTANCE_ID = "i-0000000000000e2e0"
-WEB_ROUTES = {
-    "/": (200, "<html><body><h1>Inventory</h1><p>migration demo</p></body></html>"),
-    "/health": (200, "OK"),
-}
 
 
 @dataclass

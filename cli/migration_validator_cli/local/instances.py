@@ -15,7 +15,7 @@ from migration_validator.tags import HOST_KEY, SSH_USER, SUITE
 from .targets import HttpTarget, SshdTarget, free_loopback_address, start_http_server, start_sshd
 
 WEB_ROUTES = {
-    "/": (200, "<html><body><h1>Order service</h1><p>migrated by migration-validator demo</p></body></html>"),
+    "/": (200, "<html><body><h1>Orders</h1><p>migration demo</p></body></html>"),
     "/health": (200, "OK"),
 }
 
