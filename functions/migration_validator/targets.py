@@ -1,6 +1,7 @@
 """The instance a suite runs against, as read from EC2."""
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
@@ -20,6 +21,7 @@ class Target:
     ssh_port: int = 22
     expected_host_key: str | None = None  # "SHA256:..." fingerprint, from the migration-validator:host-key tag
     tags: dict[str, str] = field(default_factory=dict)
+    launch_time: str | None = None  # EC2 LaunchTime in UTC, "2026-10-12T14:05:00Z"; describe_target always sets it
 
     def to_state(self) -> dict:
         return asdict(self)
@@ -80,4 +82,10 @@ def describe_target(instance_id: str, default_user: str) -> Target:
         ssh_port=int(port),
         expected_host_key=tags.get(HOST_KEY),
         tags=tags,
+        launch_time=utc_seconds(instance["LaunchTime"]),
     )
+
+
+def utc_seconds(moment: datetime) -> str:
+    """Format a time as ISO 8601 in UTC to the second, as EC2 reports LaunchTime."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
