@@ -9,6 +9,7 @@ import pytest
 
 from migration_validator.targets import Target
 from migration_validator_cli.local.instances import WEB_ROUTES
+from migration_validator_cli.local.stack import use_local_aws_environment
 from migration_validator_cli.local.targets import (
     HttpTarget,
     SshdTarget,
@@ -18,6 +19,10 @@ from migration_validator_cli.local.targets import (
     start_http_server,
     start_sshd,
 )
+
+# Every test process gets a region, dummy credentials and no instance metadata lookups, so no
+# boto3 client can reach a real account or 169.254.169.254, whichever test runs first.
+use_local_aws_environment()
 
 LOCAL_INSTANCE_ID = "i-0000000000000e2e0"
 

@@ -38,6 +38,6 @@ def client_for(service: str, endpoint_url: str | None = None, *, use_local: bool
         return boto3.client(service, endpoint_url=endpoint_url)
     except NoRegionError as error:
         raise AwsTargetUnknown(
-            "no AWS region configured and no local stack running: set AWS_REGION for a deployed stack, "
+            "no AWS region configured and no local stack running: set AWS_DEFAULT_REGION for a deployed stack, "
             "or start one with `migration-validator local start`"
         ) from error

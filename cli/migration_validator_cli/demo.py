@@ -52,9 +52,14 @@ def run_demo(out: TextIO = sys.stdout) -> int:
             healthy.stop()
             broken.stop()
 
-    print(f"\nDemo finished in {time.monotonic() - started:.1f} s.", file=out)
-    expected = ["PASSED", "FAILED"]
-    return 0 if list(verdicts.values()) == expected else 1
+    print(f"\n=== summary (demo took {time.monotonic() - started:.1f} s) ===", file=out)
+    status = 0
+    for (title, verdict), expected in zip(verdicts.items(), ("PASSED", "FAILED")):
+        outcome = "as expected" if verdict == expected else f"UNEXPECTED, expected {expected}"
+        print(f"  {title}: {verdict} ({outcome})", file=out)
+        if verdict != expected:
+            status = 1
+    return status
 
 
 def print_validation(stack: LocalStack, validation, out: TextIO) -> None:

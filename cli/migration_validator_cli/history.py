@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -78,18 +77,20 @@ def render_execution(execution: dict, events: list[dict]) -> str:
         status = "CAUGHT" if run.caught else run.status
         attempts = str(run.attempts) if run.attempts else ""
         lines.append(f"  {run.name:<24} {run.type:<8} {status:<10} {start:>8} {duration:>9}  {attempts:>8}  {errors}")
-    if execution.get("output"):
-        lines.append("")
-        lines.append(f"output     {_short_json(execution['output'])}")
     return "\n".join(lines)
 
 
-def _short_json(text: str, limit: int = 400) -> str:
-    try:
-        text = json.dumps(json.loads(text), separators=(",", ":"))
-    except ValueError:
-        pass
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def render_record(record: dict | None) -> str:
+    """Return the verdict an execution recorded, with its reason and the checks behind it."""
+    if record is None:
+        return "no verdict recorded for this execution"
+    lines = [f"verdict    {record.get('verdict', '-')} ({record.get('reason', '-')})"]
+    if record.get("error_cause"):
+        lines.append(f"cause      {record['error_cause']}")
+    for check in record.get("checks", []):
+        if check.get("status") != "PASSED":
+            lines.append(f"  {check['status']:<8} {check['check_id']:<28} {check['reason']:<20} {check['message']}")
+    return "\n".join(lines)
 
 
 def execution_history(stepfunctions, execution_arn: str) -> list[dict]:

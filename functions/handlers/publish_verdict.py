@@ -1,11 +1,13 @@
 """PublishVerdict: publish the recorded verdict to VerdictTopic, once per execution."""
 
+from migration_validator.aws import name_transient_errors
 from migration_validator.notify import publish_verdict
 from migration_validator.observability import bind_ids, logger, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@name_transient_errors
 def handler(event: dict, context) -> dict:
     execution_name = event["execution_name"]
     bind_ids(execution_name=execution_name)

@@ -4,6 +4,7 @@ Called on the main path with the suite run in ``state.run`` and on the fallback 
 the caught error in ``state.error``; either way an execution that already has a verdict keeps it.
 """
 
+from migration_validator.aws import name_transient_errors
 from migration_validator.observability import bind_ids, count, logger, tracer
 from migration_validator.records import verdict_from_state
 from migration_validator.results import record_verdict
@@ -11,6 +12,7 @@ from migration_validator.results import record_verdict
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@name_transient_errors
 def handler(event: dict, context) -> dict:
     state = event["state"]
     execution_name = state["execution_name"]

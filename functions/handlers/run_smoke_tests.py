@@ -7,11 +7,14 @@ execution started, the same conditions give the verdict UNREACHABLE instead.
 
 import os
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path
 
 from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
 
-from migration_validator.checks import run_suite
+from migration_validator.aws import CLIENT_CONFIG, is_transient, name_transient_errors
+from migration_validator.checks import PrivateKeyUnreadable, run_suite
 from migration_validator.errors import SshKeyUnavailable, TargetNotReady
 from migration_validator.observability import bind_ids, logger, milliseconds, tracer
 from migration_validator.results import store_checks
@@ -25,6 +28,7 @@ SECRET_MAX_AGE_SECONDS = 300
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@name_transient_errors
 def handler(event: dict, context) -> dict:
     state = dict(event["target"])
     suite_name = state.pop("suite")
@@ -36,8 +40,12 @@ def handler(event: dict, context) -> dict:
     private_key = read_private_key(os.environ["SSH_KEY_SECRET_ARN"])
     trust_on_first_use = os.environ.get("TRUST_HOST_KEY_ON_FIRST_USE", "false") == "true"
 
+    # The suite's longest possible run must fit in what is left of this invocation's timeout.
+    time_limit_seconds = context.get_remaining_time_in_millis() / 1000
     try:
-        run = run_suite(suite, target, private_key, trust_on_first_use=trust_on_first_use)
+        run = run_suite(suite, target, private_key, trust_on_first_use=trust_on_first_use, time_limit_seconds=time_limit_seconds)
+    except PrivateKeyUnreadable as unreadable:
+        raise SshKeyUnavailable(os.environ["SSH_KEY_SECRET_ARN"], str(unreadable)) from None
     except TargetNotReady as not_ready:
         if not past_boot_grace(event["execution_started_at"]):
             logger.info("instance not ready yet; Step Functions retries", extra={"reason": not_ready.reason})
@@ -65,12 +73,21 @@ def handler(event: dict, context) -> dict:
 
 def read_private_key(secret_arn: str) -> str:
     try:
-        key = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+        key = secrets_provider().get(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
     except parameters.exceptions.GetParameterError as error:
+        # Powertools raises GetParameterError inside its except block, so the AWS error is its context.
+        if isinstance(error.__context__, ClientError) and is_transient(error.__context__):
+            raise error.__context__ from None  # name_transient_errors turns it into AwsServiceUnavailable
         raise SshKeyUnavailable(secret_arn, f"could not be read: {error}") from error
     if not isinstance(key, str) or "PRIVATE KEY" not in key:
         raise SshKeyUnavailable(secret_arn, "the SecretString is not a PEM or OpenSSH private key")
     return key
+
+
+@cache
+def secrets_provider() -> parameters.SecretsProvider:
+    """Return a Secrets Manager provider whose client has the timeouts and retries of every other client."""
+    return parameters.SecretsProvider(boto_config=CLIENT_CONFIG)
 
 
 def past_boot_grace(execution_started_at: str) -> bool:

@@ -7,6 +7,7 @@ handler records ERROR unless a verdict exists and publishes the verdict unless i
 
 import json
 
+from migration_validator.aws import name_transient_errors
 from migration_validator.notify import publish_verdict
 from migration_validator.observability import bind_ids, count, logger, tracer
 from migration_validator.records import verdict_from_state
@@ -15,6 +16,7 @@ from migration_validator.results import record_verdict
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@name_transient_errors
 def handler(event: dict, context) -> dict:
     detail = event["detail"]
     execution_name = detail["name"]

@@ -1,11 +1,13 @@
 """TagInstance: write the migration-validator status tags on the instance."""
 
+from migration_validator.aws import name_transient_errors
 from migration_validator.observability import bind_ids, logger, tracer
 from migration_validator.tags import write_status
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@name_transient_errors
 def handler(event: dict, context) -> dict:
     instance_id = event.get("instance_id")
     bind_ids(execution_name=event.get("execution_name"), instance_id=instance_id)

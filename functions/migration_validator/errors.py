@@ -112,3 +112,36 @@ class VerdictAlreadyRecorded(ValidationError):
         )
         self.execution_name = execution_name
         self.verdict = verdict
+
+
+class LaunchAlreadyValidated(ValidationError):
+    """Another execution has claimed this launch of the instance, so this one adds no verdict.
+
+    MGN and EC2 can both report one instance launch; the state machine catches this error
+    and ends the second execution in its AlreadyValidated state.
+    """
+
+    def __init__(self, instance_id: str, launch_time: str, owner_execution: str) -> None:
+        super().__init__(
+            f"instance {instance_id} launched at {launch_time} is validated by execution {owner_execution}; "
+            "this report of the same launch adds no second verdict. To validate it again, start a new attempt "
+            "or send a plain launch message.",
+            instance_id=instance_id,
+            launch_time=launch_time,
+            owner_execution=owner_execution,
+        )
+        self.instance_id = instance_id
+        self.launch_time = launch_time
+        self.owner_execution = owner_execution
+
+
+class AwsServiceUnavailable(ValidationError):
+    """An AWS call still failed with throttling, a server error or a lost connection after the client's retries.
+
+    The state machine retries the step; every step is safe to run again.
+    """
+
+    def __init__(self, operation: str, code: str) -> None:
+        super().__init__(f"AWS {operation} failed with {code} after the client's retries; the step is retried", operation=operation, code=code)
+        self.operation = operation
+        self.code = code

@@ -1,5 +1,7 @@
 """Build the ResultsTable attributes of a verdict from the state machine's state."""
 
+import json
+
 from .verdicts import Verdict
 
 _LAUNCH_FIELDS = ("source", "launch_type", "source_server_id", "job_id", "wave")
@@ -35,5 +37,22 @@ def verdict_from_state(state: dict, execution_arn: str | None = None) -> tuple[s
         return run["verdict"], run.get("reason") or run["verdict"], attributes
 
     attributes["error"] = error.get("Error") or "UnknownError"
-    attributes["error_cause"] = error.get("Cause")
+    attributes["error_cause"] = error_message(error.get("Cause"))
     return Verdict.ERROR.value, attributes["error"], attributes
+
+
+def error_message(cause: str | None) -> str | None:
+    """Return the message of a Lambda error payload, without its stack trace.
+
+    Step Functions passes a failed function's payload as the JSON string in Cause; other
+    errors (States.Timeout, a stopped execution) carry plain text, which is kept as it is.
+    """
+    if not cause:
+        return cause
+    try:
+        payload = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(payload, dict) and isinstance(payload.get("errorMessage"), str):
+        return payload["errorMessage"]
+    return cause

@@ -8,6 +8,7 @@ stopped-execution rule) reads back the verdict already stored instead of writing
 
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -15,13 +16,15 @@ from decimal import Decimal
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from .aws import client, env
+from .aws import client, env, is_transient
 from .observability import logger
 
 # DynamoDB rejects items over 400 KB. Check excerpts are capped by the engine; this bound on the
 # whole checks list keeps the item under the limit with room for the other attributes.
 MAX_CHECKS_BYTES = 300_000
 MAX_ERROR_CAUSE_CHARS = 2_000
+# A check message is cut to this many characters when output excerpts alone do not make the list fit.
+MAX_FITTED_MESSAGE_CHARS = 500
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -142,15 +145,38 @@ def store_checks(execution_name: str, attributes: dict, checks: list[dict]) -> N
 
 
 def _fit_checks(checks: list[dict]) -> list[dict]:
-    """Drop output excerpts, last check first, until the list fits MAX_CHECKS_BYTES."""
+    """Make the checks list fit MAX_CHECKS_BYTES of JSON.
+
+    First drop output excerpts, last check first; then cut messages to MAX_FITTED_MESSAGE_CHARS;
+    then drop whole checks from the end. ``checks_total`` in the item still counts them all.
+    JSON escapes every non-ASCII character to six bytes, so its length is at least the UTF-8 size.
+    """
     fitted = [dict(check) for check in checks]
+    sizes = [_json_size(check) for check in fitted]
     index = len(fitted) - 1
-    while len(json.dumps(fitted, default=str)) > MAX_CHECKS_BYTES and index >= 0:
-        fitted[index]["stdout"] = ""
-        fitted[index]["stderr"] = ""
-        fitted[index]["capped"] = True
+    while _list_size(sizes) > MAX_CHECKS_BYTES and index >= 0:
+        fitted[index].update(stdout="", stderr="", capped=True)
+        sizes[index] = _json_size(fitted[index])
         index -= 1
-    return fitted
+    if _list_size(sizes) > MAX_CHECKS_BYTES:
+        for check in fitted:
+            check["message"] = str(check.get("message", ""))[:MAX_FITTED_MESSAGE_CHARS]
+        sizes = [_json_size(check) for check in fitted]
+    kept = len(fitted)
+    while kept and _list_size(sizes[:kept]) > MAX_CHECKS_BYTES:
+        kept -= 1
+    if kept < len(fitted):
+        logger.warning("check results cut to fit the DynamoDB item limit", extra={"checks_stored": kept, "checks_total": len(fitted)})
+    return fitted[:kept]
+
+
+def _list_size(sizes: list[int]) -> int:
+    """Length of the JSON list whose elements have these lengths: brackets and ", " separators."""
+    return 2 + sum(sizes) + 2 * max(0, len(sizes) - 1)
+
+
+def _json_size(value: object) -> int:
+    return len(json.dumps(value, default=str))
 
 
 def record_verdict(execution_name: str, verdict: str, reason: str, attributes: dict) -> RecordedVerdict:
@@ -176,19 +202,33 @@ def record_verdict(execution_name: str, verdict: str, reason: str, attributes: d
 # after claiming blocks others only until the claim expires; one that died after publishing but
 # before marking the item can cause the one duplicate this scheme allows.
 NOTIFY_CLAIM_SECONDS = 30
+# Marking is retried beyond the client's own retries, because an unmarked published verdict is
+# published again once its claim expires: about 7.5 s of waits between five attempts.
+MARK_ATTEMPTS = 5
+MARK_FIRST_WAIT_SECONDS = 0.5
 
 
-def claim_notification(execution_name: str) -> dict | None:
+@dataclass(frozen=True)
+class NotificationClaim:
+    """The right to publish one execution's verdict; ``token`` identifies this publisher."""
+
+    item: dict
+    token: str
+
+
+def claim_notification(execution_name: str) -> NotificationClaim | None:
     """Claim the right to publish this execution's verdict.
 
-    Return the item when the caller must publish now, or None when the verdict was already
-    published. Waits while another publisher holds a live claim.
+    Return the claim when the caller must publish now, or None when the verdict was already
+    published. Waits while another publisher has a live claim. The claim carries a token,
+    so a claim request repeated after a lost response finds its own claim instead of waiting.
     """
+    token = uuid.uuid4().hex
     deadline = time.monotonic() + NOTIFY_CLAIM_SECONDS + 5
     while True:
         now = int(time.time())
         try:
-            return _claim(execution_name, now)
+            return NotificationClaim(_claim(execution_name, now, token), token)
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
@@ -202,35 +242,63 @@ def claim_notification(execution_name: str) -> dict | None:
         time.sleep(1)
 
 
-def _claim(execution_name: str, now: int) -> dict:
+def _claim(execution_name: str, now: int, token: str) -> dict:
     response = client("dynamodb").update_item(
         TableName=env("RESULTS_TABLE"),
         Key={"execution_name": {"S": execution_name}},
-        UpdateExpression="SET #claim = :until",
+        UpdateExpression="SET #claim = :until, #owner = :token",
         ConditionExpression=(
             "attribute_exists(#verdict) AND attribute_not_exists(#notified) "
-            "AND (attribute_not_exists(#claim) OR #claim < :now)"
+            "AND (attribute_not_exists(#claim) OR #claim < :now OR #owner = :token)"
         ),
-        ExpressionAttributeNames={"#verdict": "verdict", "#notified": "notified_at", "#claim": "notify_claimed_until"},
-        ExpressionAttributeValues={":until": {"N": str(now + NOTIFY_CLAIM_SECONDS)}, ":now": {"N": str(now)}},
+        ExpressionAttributeNames={
+            "#verdict": "verdict",
+            "#notified": "notified_at",
+            "#claim": "notify_claimed_until",
+            "#owner": "notify_claim_token",
+        },
+        ExpressionAttributeValues={
+            ":until": {"N": str(now + NOTIFY_CLAIM_SECONDS)},
+            ":now": {"N": str(now)},
+            ":token": {"S": token},
+        },
         ReturnValues="ALL_NEW",
     )
     return _deserialize(response["Attributes"])
 
 
 def mark_notified(execution_name: str, message_id: str) -> None:
-    _update(
-        execution_name,
-        {"notified_at": now_iso(), "notification_message_id": message_id},
-        remove=("notify_claimed_until",),
-    )
+    """Mark the verdict as published; retried on transient errors, since the write is idempotent."""
+    wait = MARK_FIRST_WAIT_SECONDS
+    for attempt in range(1, MARK_ATTEMPTS + 1):
+        try:
+            _update(
+                execution_name,
+                {"notified_at": now_iso(), "notification_message_id": message_id},
+                remove=("notify_claimed_until", "notify_claim_token"),
+            )
+            return
+        except ClientError as error:
+            if attempt == MARK_ATTEMPTS or not is_transient(error):
+                # NOTE: the verdict is published but unmarked, so it is published again once the claim expires.
+                logger.error("published verdict not marked as notified", extra={"message_id": message_id, "attempts": attempt})
+                raise
+            logger.warning("marking the published verdict failed; retrying", extra={"message_id": message_id, "attempt": attempt})
+        time.sleep(wait)
+        wait *= 2
 
 
-def release_claim(execution_name: str) -> None:
-    """Give the claim back after a failed publish, so a retry can publish at once."""
-    client("dynamodb").update_item(
-        TableName=env("RESULTS_TABLE"),
-        Key={"execution_name": {"S": execution_name}},
-        UpdateExpression="REMOVE #claim",
-        ExpressionAttributeNames={"#claim": "notify_claimed_until"},
-    )
+def release_claim(execution_name: str, token: str) -> None:
+    """Give this publisher's claim back after a failed publish, so a retry can publish at once."""
+    try:
+        client("dynamodb").update_item(
+            TableName=env("RESULTS_TABLE"),
+            Key={"execution_name": {"S": execution_name}},
+            UpdateExpression="REMOVE #claim, #owner",
+            ConditionExpression="#owner = :token",
+            ExpressionAttributeNames={"#claim": "notify_claimed_until", "#owner": "notify_claim_token"},
+            ExpressionAttributeValues={":token": {"S": token}},
+        )
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise

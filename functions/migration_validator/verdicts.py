@@ -38,6 +38,11 @@ TIMEOUT = "TIMEOUT"
 OUTPUT_CAPPED = "OUTPUT_CAPPED"
 TLS_INVALID = "TLS_INVALID"
 TARGET_REJECTED = "TARGET_REJECTED"
+VALUE_MISMATCH = "VALUE_MISMATCH"  # a fact read from the target (service state, file mode, ...) does not match
+NOT_FOUND = "NOT_FOUND"  # the service, file, package, user, group, mount or name does not exist
+PROBE_FAILED = "PROBE_FAILED"  # the target lacks a tool the check needs, or the tool failed
+TOO_MANY_REDIRECTS = "TOO_MANY_REDIRECTS"
+REDIRECT_OFF_TARGET = "REDIRECT_OFF_TARGET"  # a redirect leads to another host, which checks never contact
 OK = "OK"
 
 
@@ -55,6 +60,8 @@ class CheckResult:
     stdout: str = ""
     stderr: str = ""
     capped: bool = False
+    attempts: int = 1  # runs of the check, more than one when its retry setting repeated it
+    details: dict = field(default_factory=dict)  # facts behind the outcome, such as tls_verified for https
 
     def to_item(self) -> dict:
         item = asdict(self)

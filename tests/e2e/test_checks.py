@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-import http.server
-import ipaddress
-import shutil
 import socket
-import ssl
 import threading
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from migration_validator import verdicts
 from migration_validator.checks import RunSettings, SshTimeouts, run_suite
@@ -26,29 +18,11 @@ from migration_validator.suites import Suite, load_suite
 from migration_validator.verdicts import CheckStatus, Verdict
 from migration_validator_cli.local.targets import free_loopback_address, generate_ssh_key, start_sshd
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SUITES_DIR = REPO_ROOT / "test_suites"
+from helpers import SUITES_DIR, command, make_suite, result_of, trickling_listener
+
 FAST = RunSettings(ssh=SshTimeouts(connect=2, banner=1, handshake=2, auth=2, channel_open=2))
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def make_suite(tmp_path: Path, *checks: dict, name: str = "under-test") -> Suite:
-    """Write ``checks`` as a suite file next to the real schema and load it, as the engine's callers do."""
-    directory = tmp_path / "suites"
-    directory.mkdir(exist_ok=True)
-    shutil.copy(SUITES_DIR / "suite.schema.json", directory)
-    document = {"description": "written by a test", "checks": list(checks)}
-    (directory / f"{name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-    return load_suite(name, directory)
-
-
-def command(check_id: str, text: str, **fields) -> dict:
-    return {"id": check_id, "type": "command", "command": text, "timeout_seconds": 5, **fields}
-
-
-def result_of(run, check_id: str):
-    return next(check for check in run.checks if check.check_id == check_id)
 
 
 # --- suites that pass ---------------------------------------------------------------------
@@ -245,18 +219,14 @@ def test_background_process_does_not_hold_check(tmp_path, linux_target, ssh_key)
 
 
 def test_run_deadline_ends_stuck_runner(tmp_path, linux_target, ssh_key):
-    # setsid moves the child out of the check's process group, so it keeps the output pipe open
-    # for 5 s; the loop waits until /proc shows the child leads its own session. The run's
-    # deadline comes first: two waves of (0.5 s timeout + 0.2 s kill delay + 0.2 s overhead),
-    # plus a 0.2 s margin, is 2 s.
-    escape = (
-        "setsid sleep 5 & child=$!; "
-        "while [ \"$(cut -d' ' -f6 /proc/$child/stat)\" != \"$child\" ]; do sleep 0.01; done; echo started"
-    )
+    # The check stops its timeout(1) process with SIGSTOP, so the runner waits for it without end.
+    # A helper resumes it after 4 s, so nothing is left behind. The run's deadline comes first:
+    # two waves of (0.5 s timeout + 0.2 s kill delay + 0.2 s overhead), plus a 0.2 s margin, is 2 s.
+    stuck = "(sleep 4; kill -CONT $PPID) & kill -STOP $PPID; echo stopped"
     suite = make_suite(
         tmp_path,
         command("first-wave", "echo finished", expect={"stdout_contains": "finished"}, timeout_seconds=0.5),
-        command("escapes", escape, timeout_seconds=0.5),
+        command("stuck", stuck, timeout_seconds=0.5),
     )
     settings = replace(
         FAST, max_parallel_commands=1, kill_after_seconds=0.2, wave_overhead_seconds=0.2, deadline_margin_seconds=0.2
@@ -265,8 +235,22 @@ def test_run_deadline_ends_stuck_runner(tmp_path, linux_target, ssh_key):
     run = run_suite(suite, linux_target, ssh_key.private_key, settings=settings)
 
     assert result_of(run, "first-wave").status == CheckStatus.PASSED
-    assert result_of(run, "escapes").reason == verdicts.TIMEOUT
-    assert "time limit" in result_of(run, "escapes").message
+    assert result_of(run, "stuck").reason == verdicts.TIMEOUT
+    assert "time limit" in result_of(run, "stuck").message
+
+
+def test_escaped_child_does_not_hold_check(tmp_path, linux_target, ssh_key):
+    # setsid moves the child out of the check's process group, so the group kill misses it.
+    # The check's output goes to a file, not a pipe, so the child's open file does not hold the run.
+    escape = (
+        "setsid sleep 3 & child=$!; "
+        "while [ \"$(cut -d' ' -f6 /proc/$child/stat)\" != \"$child\" ]; do sleep 0.01; done; echo started"
+    )
+    suite = make_suite(tmp_path, command("escapes", escape, expect={"stdout_contains": "started"}, timeout_seconds=2))
+
+    run = run_suite(suite, linux_target, ssh_key.private_key)
+
+    assert result_of(run, "escapes").status == CheckStatus.PASSED
 
 
 def test_commands_run_in_waves(tmp_path, linux_target, ssh_key):
@@ -491,18 +475,6 @@ def test_http_server_on_ssh_port_no_ssh_banner(tmp_path, linux_host, ssh_key):
 # --- forbidden addresses ------------------------------------------------------------------
 
 
-@pytest.fixture
-def no_connections(monkeypatch):
-    """Fail the test if anything opens a TCP connection."""
-
-    def refuse(*args, **kwargs):
-        pytest.fail(f"a connection was attempted: {args}")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-
-
 @pytest.mark.parametrize(
     "address",
     ["169.254.169.254", "fd00:ec2::254", "169.254.10.1", "fe80::1", "224.0.0.1", "0.0.0.0", "255.255.255.255", "::ffff:169.254.169.254", "metadata.local"],
@@ -617,28 +589,8 @@ def test_port_expected_closed(tmp_path, linux_target):
 @pytest.fixture
 def trickling_server(linux_host):
     """A server on the target's address that sends headers, then one body byte every 0.1 s for up to 20 s."""
-    server = socket.create_server((linux_host.address, 0))
-    stopping = threading.Event()
-
-    def serve() -> None:
-        connection, _ = server.accept()
-        with connection:
-            connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
-            for _ in range(200):
-                if stopping.wait(0.1):
-                    break
-                try:
-                    connection.sendall(b"x")
-                except OSError:
-                    break
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stopping.set()
-    server.close()
-    thread.join(timeout=5)
+    with trickling_listener(linux_host.address, b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n") as port:
+        yield port
 
 
 def test_trickling_body_ends_at_deadline(tmp_path, linux_target, trickling_server):
@@ -649,52 +601,9 @@ def test_trickling_body_ends_at_deadline(tmp_path, linux_target, trickling_serve
     assert result_of(run, "slow-body").reason == verdicts.TIMEOUT
 
 
-def _self_signed_certificate(directory: Path, address: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "migration-validator test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = directory / "cert.pem"
-    key_path = directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 @pytest.fixture
-def https_port(tmp_path, linux_host):
-    """An HTTPS server with a self-signed certificate on the target's address; returns its port."""
-    cert_path, key_path = _self_signed_certificate(tmp_path, linux_host.address)
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert_path, key_path)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "6")
-            self.end_headers()
-            self.wfile.write(b"secure")
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer((linux_host.address, 0), Handler)
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+def https_port(https_server):
+    return https_server[0]
 
 
 def test_self_signed_certificate_tls_invalid(tmp_path, linux_target, https_port):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from migration_validator.errors import SuiteInvalid, SuiteNotFound
-from migration_validator.suites import lint_suites, list_suites, load_suite
+from migration_validator.suites import RetryPolicy, lint_suites, list_suites, load_suite, resolve_variables
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "test_suites"
 SHIPPED_SUITES = ["linux-baseline", "web-app"]
@@ -45,10 +45,14 @@ def test_shipped_suites_listed():
     assert set(SHIPPED_SUITES) <= set(list_suites(SUITES_DIR))
 
 
-def test_web_app_suite_has_all_check_types():
+def test_web_app_suite_has_network_and_target_checks():
     suite = load_suite("web-app", SUITES_DIR)
 
-    assert {check.type for check in suite.checks} == {"command", "http", "port"}
+    assert {check.type for check in suite.checks} == {"command", "disk", "http", "mount", "port"}
+
+
+def test_web_app_suite_includes_baseline():
+    assert load_suite("web-app", SUITES_DIR).includes == ("linux-baseline",)
 
 
 def test_web_app_suite_contains_baseline_checks():
@@ -240,6 +244,46 @@ BROKEN_SUITES = {
         "broken",
         "required",
     ),
+    "bad-version": (
+        "description: d\nchecks: [{id: pkg, type: package, name: openssl, expect: {version: '>> 3'}}]\n",
+        "pkg",
+        "expect.version",
+    ),
+    "bad-matcher-operator": (
+        "description: d\nchecks: [{id: f, type: file, path: /etc/hosts, expect: {owner: {is: root}}}]\n",
+        "f",
+        "expect.owner.is",
+    ),
+    "bad-matcher-regex": (
+        "description: d\nchecks: [{id: f, type: file, path: /etc/hosts, expect: {content: {regex: '(open'}}}]\n",
+        "f",
+        "expect.content.regex",
+    ),
+    "relative-file-path": (
+        "description: d\nchecks: [{id: f, type: file, path: etc/hosts}]\n",
+        "f",
+        "path",
+    ),
+    "retry-without-attempts": (
+        "description: d\nchecks: [{id: c, type: command, command: 'true', retry: {interval_seconds: 1}}]\n",
+        "c",
+        "retry.attempts",
+    ),
+    "unknown-service-manager": (
+        "description: d\nchecks: [{id: s, type: service, name: nginx, manager: upstart}]\n",
+        "s",
+        "manager",
+    ),
+    "ca-bundle-outside": (
+        "description: d\nchecks: [{id: h, type: http, scheme: https, tls: {ca_bundle: ../../etc/ssl/cert.pem}}]\n",
+        "h",
+        "tls.ca_bundle",
+    ),
+    "disk-without-expect": (
+        "description: d\nchecks: [{id: d, type: disk, path: /}]\n",
+        "d",
+        "expect",
+    ),
 }
 
 
@@ -352,3 +396,149 @@ def test_list_ignores_other_files(suites_dir):
     (suites_dir / "notes.txt").write_text("not a suite")
 
     assert list_suites(suites_dir) == ["real"]
+
+
+# --- includes ---------------------------------------------------------------------------------
+
+
+def test_include_puts_included_checks_first(suites_dir):
+    write_suite(suites_dir, "base", "description: d\nchecks: [{id: a, type: port, port: 22}]\n")
+    write_suite(suites_dir, "role", "description: d\ninclude: base\nchecks: [{id: b, type: port, port: 80}]\n")
+
+    suite = load_suite("role", suites_dir)
+
+    assert [check.id for check in suite.checks] == ["a", "b"]
+    assert suite.checks[0].source.name == "base.yaml"
+    assert suite.includes == ("base",)
+
+
+def test_suite_of_includes_only(suites_dir):
+    write_suite(suites_dir, "base", "description: d\nchecks: [{id: a, type: port, port: 22}]\n")
+    write_suite(suites_dir, "alias", "description: d\ninclude: [base]\n")
+
+    assert [check.id for check in load_suite("alias", suites_dir).checks] == ["a"]
+
+
+def test_shared_include_runs_once(suites_dir):
+    write_suite(suites_dir, "base", "description: d\nchecks: [{id: a, type: port, port: 22}]\n")
+    write_suite(suites_dir, "web", "description: d\ninclude: base\nchecks: [{id: w, type: port, port: 80}]\n")
+    write_suite(suites_dir, "db", "description: d\ninclude: base\nchecks: [{id: d, type: port, port: 5432}]\n")
+    write_suite(suites_dir, "both", "description: d\ninclude: [web, db]\n")
+
+    assert [check.id for check in load_suite("both", suites_dir).checks] == ["a", "w", "d"]
+
+
+def test_include_cycle_rejected(suites_dir):
+    write_suite(suites_dir, "one", "description: d\ninclude: two\nchecks: [{id: a, type: port, port: 22}]\n")
+    write_suite(suites_dir, "two", "description: d\ninclude: one\nchecks: [{id: b, type: port, port: 22}]\n")
+
+    with pytest.raises(SuiteInvalid) as raised:
+        load_suite("one", suites_dir)
+
+    assert raised.value.field == "include"
+    assert "one -> two -> one" in str(raised.value)
+
+
+def test_self_include_rejected(suites_dir):
+    write_suite(suites_dir, "loop", "description: d\ninclude: loop\nchecks: [{id: a, type: port, port: 22}]\n")
+
+    with pytest.raises(SuiteInvalid, match="include cycle"):
+        load_suite("loop", suites_dir)
+
+
+def test_missing_include_names_available(suites_dir):
+    write_suite(suites_dir, "role", "description: d\ninclude: absent\nchecks: [{id: b, type: port, port: 80}]\n")
+
+    with pytest.raises(SuiteInvalid) as raised:
+        load_suite("role", suites_dir)
+
+    assert raised.value.field == "include"
+    assert "'absent'" in str(raised.value)
+    assert "role" in str(raised.value)
+
+
+def test_duplicate_id_across_include_names_both_files(suites_dir):
+    write_suite(suites_dir, "base", "description: d\nchecks: [{id: same, type: port, port: 22}]\n")
+    write_suite(suites_dir, "role", "description: d\ninclude: base\nchecks: [{id: same, type: port, port: 80}]\n")
+
+    with pytest.raises(SuiteInvalid) as raised:
+        load_suite("role", suites_dir)
+
+    assert raised.value.file.endswith("role.yaml")
+    assert raised.value.check_id == "same"
+    assert "base.yaml" in str(raised.value)
+
+
+def test_broken_include_reported_by_lint_once(suites_dir):
+    write_suite(suites_dir, "base", "description: d\nchecks: [{id: a, type: port, port: 0}]\n")
+    write_suite(suites_dir, "role", "description: d\ninclude: base\nchecks: [{id: b, type: port, port: 80}]\n")
+
+    problems = lint_suites(suites_dir)
+
+    assert [Path(problem.file).name for problem in problems] == ["base.yaml"]
+
+
+def test_content_hash_follows_included_suite(suites_dir):
+    write_suite(suites_dir, "base", "description: d\nchecks: [{id: a, type: port, port: 22}]\n")
+    write_suite(suites_dir, "role", "description: d\ninclude: base\nchecks: [{id: b, type: port, port: 80}]\n")
+    before = load_suite("role", suites_dir).content_hash
+    write_suite(suites_dir, "base", "description: d\nchecks: [{id: a, type: port, port: 2222}]\n")
+
+    assert load_suite("role", suites_dir).content_hash != before
+
+
+# --- tag variables, secrets and retries -------------------------------------------------------
+
+
+def test_tag_reference_filled_and_typed(suites_dir):
+    write_suite(
+        suites_dir,
+        "tagged",
+        """
+        description: d
+        secrets: [token]
+        checks:
+          - id: app
+            type: port
+            port: ${tag:app-port:-8080}
+          - id: hello
+            type: command
+            command: echo "${tag:greeting:-hi} $${tag:literal}"
+        """,
+    )
+    suite = load_suite("tagged", suites_dir)
+
+    resolved, secrets = resolve_variables(
+        suite, {"migration-validator:app-port": "9090", "migration-validator:token": "t0ken"}, "i-0123456789abcdef0"
+    )
+
+    assert resolved.checks[0].params["port"] == 9090
+    assert resolved.checks[1].params["command"] == 'echo "hi ${tag:literal}"'
+    assert secrets == ("t0ken",)
+
+
+def test_tag_default_used_when_tag_missing(suites_dir):
+    write_suite(suites_dir, "tagged", "description: d\nchecks: [{id: app, type: port, port: '${tag:app-port:-8080}'}]\n")
+
+    resolved, _ = resolve_variables(load_suite("tagged", suites_dir), {}, "i-0123456789abcdef0")
+
+    assert resolved.checks[0].params["port"] == 8080
+
+
+def test_malformed_tag_reference_rejected(suites_dir):
+    write_suite(suites_dir, "tagged", "description: d\nchecks: [{id: c, type: command, command: 'echo ${tag:bad name}'}]\n")
+
+    with pytest.raises(SuiteInvalid) as raised:
+        load_suite("tagged", suites_dir)
+
+    assert raised.value.check_id == "c"
+    assert raised.value.field == "command"
+
+
+def test_retry_read(suites_dir):
+    write_suite(suites_dir, "retrying", "description: d\nchecks: [{id: c, type: command, command: 'true', retry: {attempts: 5, interval_seconds: 2}}]\n")
+
+    check = load_suite("retrying", suites_dir).checks[0]
+
+    assert check.retry == RetryPolicy(5, 2.0)
+    assert check.attempts == 5

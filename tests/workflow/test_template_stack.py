@@ -20,7 +20,7 @@ class _CloudFormationLoader(yaml.SafeLoader):
 
 
 def _tag(loader, tag_suffix, node):
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    name = tag_suffix if tag_suffix in ("Ref", "Condition") else f"Fn::{tag_suffix}"
     if isinstance(node, yaml.ScalarNode):
         value = loader.construct_scalar(node)
         if tag_suffix == "GetAtt":
@@ -79,7 +79,7 @@ def test_removed_function_is_gone_locally(tmp_path):
         copy.unlink()
 
     assert "StoppedExecutionFunction" not in stack.functions
-    assert stack.event_rules == []
+    assert [rule.logical_id for rule in stack.event_rules if rule.logical_id.startswith("StoppedExecutionFunction")] == []
 
 
 def test_removed_subscription_is_gone_locally(tmp_path):

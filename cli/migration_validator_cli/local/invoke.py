@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from migration_validator_cli.local.faults import FaultDice
 from migration_validator_cli.local.worker import END_MARKER
 
 logger = logging.getLogger(__name__)
@@ -488,6 +489,8 @@ class LambdaInvokeEndpoint:
         self._records: list[InvocationRecord] = []
         self._records_lock = threading.Lock()
         self._background: set[threading.Thread] = set()
+        # Set by the local stack to inject Lambda service errors and timeouts into synchronous invocations.
+        self.faults: FaultDice | None = None
         self._server: ThreadingHTTPServer | None = None
         self._server_thread: threading.Thread | None = None
 
@@ -565,7 +568,13 @@ class LambdaInvokeEndpoint:
     def invoke_sync(
         self, pool: FunctionPool, payload: bytes, invoked_arn: str, client_context: str | None, request_id: str
     ) -> InvocationResult:
-        return self._run(pool, payload, invoked_arn, client_context, request_id, "RequestResponse")
+        fault = self.faults.lambda_fault(pool.spec.name) if self.faults else None
+        if fault is None or not fault.before_handler:
+            result = self._run(pool, payload, invoked_arn, client_context, request_id, "RequestResponse")
+        if fault is None:
+            return result
+        self._log_writer.write(pool.spec.name, f"[local stack] RequestId: {request_id} injected fault {fault.error_type}")
+        return InvocationResult(fault.payload(request_id), "Unhandled", "")
 
     def invoke_async(self, pool: FunctionPool, payload: bytes, invoked_arn: str, request_id: str) -> None:
         def run() -> None:

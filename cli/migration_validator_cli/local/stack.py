@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -26,7 +26,9 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from .events import ExecutionStatusWatcher
-from .invoke import LambdaInvokeEndpoint
+from .faults import FaultDice, FaultPlan
+from .gateway import AwsGateway
+from .invoke import FunctionSpec, LambdaInvokeEndpoint
 from .mgn import MgnStandIn
 from .poller import SqsEventSourcePoller
 from .template import REGION, BuiltStack, StackBuilder
@@ -74,6 +76,12 @@ class LocalSettings:
     parameter_overrides: tuple[tuple[str, str], ...] = ()
     max_workers_per_function: int = 4
     retry_visibility_seconds: int = 1
+    # Route the functions' AWS calls through a per-function gateway that records them.
+    aws_gateway: bool = False
+    # Faults to inject; a plan implies the gateway, which injects the DynamoDB and SNS faults.
+    faults: FaultPlan | None = None
+    # Suites directory for the functions instead of the SuitesLayer's content (test_suites/).
+    suites_dir: Path | None = None
 
 
 class LocalStack:
@@ -92,6 +100,9 @@ class LocalStack:
         self._saved_lambda_endpoint: str | None = None
         self.moto_url: str | None = None
         self.mgn: MgnStandIn | None = None
+        self.gateway: AwsGateway | None = None
+        self.parameter_overrides: dict[str, str] = {}
+        self.fault_dice: FaultDice | None = FaultDice(settings.faults) if settings.faults else None
 
     def __enter__(self) -> "LocalStack":
         self.start()
@@ -108,8 +119,10 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         moto_port = _free_port()
-        # The moto server logs every request through werkzeug; the function logs say more.
+        # The moto server logs every request through werkzeug, and moto's interpreter logs each
+        # error a Catch handles; the function logs and the execution history say more.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._server.start()
         moto_url = f"http://127.0.0.1:{moto_port}"
@@ -120,6 +133,7 @@ class LocalStack:
             overrides["SshKeySecretArn"] = self.client("secretsmanager").create_secret(
                 Name=f"{self.settings.stack_name}/ssh-key", SecretString="not set yet: the demo or a test stores a key here"
             )["ARN"]
+        self.parameter_overrides = overrides
         self.stack = StackBuilder(self.template_path, self.settings.stack_name, overrides).build()
 
         self.mgn = MgnStandIn()
@@ -131,11 +145,12 @@ class LocalStack:
             "AWS_ENDPOINT_URL_MGN": self.mgn.url,
         }
         self.endpoint = LambdaInvokeEndpoint(
-            self.stack.functions.values(),
+            self._worker_functions(moto_url),
             base_environment,
             max_workers_per_function=self.settings.max_workers_per_function,
             log_sink=self.log_sink,
         )
+        self.endpoint.faults = self.fault_dice
         self.endpoint.start()
         # moto's Step Functions interpreter creates its Lambda client in this process; boto3
         # sends that client to the endpoint named here.
@@ -163,6 +178,22 @@ class LocalStack:
         self._watcher.start()
         log.info("local stack %s started: moto at %s, Lambda endpoint at %s", self.settings.stack_name, moto_url, self.endpoint.url)
 
+    def _worker_functions(self, moto_url: str) -> list[FunctionSpec]:
+        """Return the function specs the workers run, with the local settings' endpoints and suites."""
+        functions = list(self.stack.functions.values())
+        if self.settings.suites_dir is not None:
+            functions = [
+                replace(spec, environment={**spec.environment, "SUITES_DIR": str(self.settings.suites_dir)}) if "SUITES_DIR" in spec.environment else spec
+                for spec in functions
+            ]
+        if self.settings.aws_gateway or self.settings.faults:
+            self.gateway = AwsGateway({"mgn": self.mgn.url}, moto_url, self.fault_dice)
+            functions = [
+                replace(spec, environment={**spec.environment, "AWS_ENDPOINT_URL": self.gateway.url_for(spec.name), "AWS_ENDPOINT_URL_MGN": self.gateway.url_for(spec.name)})
+                for spec in functions
+            ]
+        return functions
+
     def lambda_client(self):
         """A Lambda client for the local endpoint that waits out the longest function timeout.
 
@@ -184,6 +215,8 @@ class LocalStack:
             os.environ.pop("AWS_ENDPOINT_URL_LAMBDA", None)
         else:
             os.environ["AWS_ENDPOINT_URL_LAMBDA"] = self._saved_lambda_endpoint
+        if self.gateway:
+            self.gateway.stop()
         if self.mgn:
             self.mgn.stop()
         if self._server:

@@ -65,6 +65,8 @@ def free_loopback_address(network: str = "127.0.0.0/8", ports: tuple[int, ...] =
             continue
         if all(_port_is_free(str(address), port) for port in ports):
             return str(address)
+    if os.geteuid() != 0 and any(port < 1024 for port in ports):
+        raise PermissionError(f"binding ports {ports} on loopback needs root: run the demo and the tests as root")
     raise RuntimeError(f"no free loopback address found in {network} for ports {ports}")
 
 
@@ -117,12 +119,15 @@ def start_sshd(
     workdir: Path,
     *,
     host_key_path: Path | None = None,
+    environment: dict[str, str] | None = None,
     startup_timeout: float = 10.0,
 ) -> SshdTarget:
     """Start ``/usr/sbin/sshd`` listening only on ``address:port``, accepting only ``authorized_public_key``.
 
     The host key is ``host_key_path`` if given (an Ed25519 key is generated there if the
-    file is missing), else a new key in ``workdir``. Returns once sshd reports it listens.
+    file is missing), else a new key in ``workdir``. ``environment`` is set in every
+    session (sshd's SetEnv, which overrides PATH and HOME), for example to put stand-in
+    commands first on PATH. Returns once sshd reports it listens.
     """
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +145,11 @@ def start_sshd(
     authorized_keys = workdir / "authorized_keys"
     authorized_keys.write_text(authorized_public_key.strip() + "\n", encoding="ascii")
     config = workdir / "sshd_config"
-    config.write_text(_sshd_config(address, port, host_key_path, authorized_keys, workdir / "sshd.pid"), encoding="ascii")
+    config_text = _sshd_config(address, port, host_key_path, authorized_keys, workdir / "sshd.pid")
+    if environment:
+        # sshd keeps only the first SetEnv line, so every variable goes on one.
+        config_text += "SetEnv " + " ".join(f'"{name}={value}"' for name, value in environment.items()) + "\n"
+    config.write_text(config_text, encoding="ascii")
 
     log_path = workdir / "sshd.log"
     with log_path.open("wb") as log_file:

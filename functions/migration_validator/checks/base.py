@@ -1,8 +1,9 @@
 """Shared parts of every check type: settings, the run context, redaction, results and the type registry."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from migration_validator.checks.command_runner import RemoteCommand, RunnerRecord
 from migration_validator.checks.ssh import SshSession, SshTimeouts
 from migration_validator.suites import CheckSpec
 from migration_validator.targets import Target
@@ -22,6 +23,10 @@ class RunSettings:
     wave_overhead_seconds: float = 1.0  # allowed per wave of commands for process start-up and its report
     deadline_margin_seconds: float = 5.0  # added once to the command run's time limit on the Python side
     max_parallel_network_checks: int = 8  # http and port checks running at once from the engine
+    probe_capture_bytes: int = 65536  # output read back from a target-side check other than command
+    content_capture_bytes: int = 1024 * 1024  # file content read back for a file check's content matcher
+    # ulimit -f for every command on the target; it bounds the runner's temporary files.
+    file_size_limit_bytes: int = 64 * 1024 * 1024
 
 
 class Redactor:
@@ -76,6 +81,7 @@ def check_result(
     stdout: str = "",
     stderr: str = "",
     capped: bool = False,
+    details: dict | None = None,
 ) -> CheckResult:
     """Build a result whose status follows ``passed`` and ``spec.required``; the texts are redacted here."""
     if passed:
@@ -95,7 +101,12 @@ def check_result(
         stdout=redactor.redact(stdout, cut=capped),
         stderr=redactor.redact(stderr, cut=capped),
         capped=capped,
+        details=_redact_details(details or {}, redactor),
     )
+
+
+def _redact_details(details: dict, redactor: Redactor) -> dict:
+    return {key: redactor.redact(value) if isinstance(value, str) else value for key, value in details.items()}
 
 
 def not_run_result(spec: CheckSpec, reason: str, message: str, redactor: Redactor, duration_ms: int = 0) -> CheckResult:
@@ -112,21 +123,25 @@ def not_run_result(spec: CheckSpec, reason: str, message: str, redactor: Redacto
 
 
 SingleRunner = Callable[[CheckSpec, RunContext], CheckResult]
-BatchRunner = Callable[[Sequence[CheckSpec], RunContext], list[CheckResult]]
+CommandBuilder = Callable[[CheckSpec, RunSettings], RemoteCommand]
+RecordJudge = Callable[[CheckSpec, RunnerRecord, RunContext], CheckResult]
 
 
 @dataclass(frozen=True)
 class CheckType:
     """A registered check type.
 
-    A batch type receives all of a suite's checks of its type in one call, which lets
-    commands share one SSH exec. A single type runs one check per call, in parallel with others.
+    A target-side type (``build_command`` and ``judge`` set) turns each check into a
+    shell command. The engine runs all target-side checks of a suite in one SSH exec and
+    hands each check's record to ``judge``. A network type (``run_single`` set) runs one
+    check per call from the engine, in parallel with others.
     """
 
     name: str
     needs_ssh: bool
     run_single: SingleRunner | None = None
-    run_batch: BatchRunner | None = None
+    build_command: CommandBuilder | None = None
+    judge: RecordJudge | None = None
 
 
 CHECK_TYPES: dict[str, CheckType] = {}
@@ -148,12 +163,12 @@ def single_check_type(name: str) -> Callable[[SingleRunner], SingleRunner]:
     return register
 
 
-def batch_check_type(name: str, *, needs_ssh: bool) -> Callable[[BatchRunner], BatchRunner]:
-    """Register a function that runs every check of type ``name`` in a suite in one call."""
+def target_check_type(name: str, *, judge: RecordJudge) -> Callable[[CommandBuilder], CommandBuilder]:
+    """Register a function that turns a check of type ``name`` into the command run on the target."""
 
-    def register(run: BatchRunner) -> BatchRunner:
-        _register(CheckType(name=name, needs_ssh=needs_ssh, run_batch=run))
-        return run
+    def register(build: CommandBuilder) -> CommandBuilder:
+        _register(CheckType(name=name, needs_ssh=True, build_command=build, judge=judge))
+        return build
 
     return register
 

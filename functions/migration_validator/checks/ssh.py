@@ -50,6 +50,13 @@ class HostKeyRejected(Exception):
         self.fingerprint = fingerprint
 
 
+class PrivateKeyUnreadable(ValueError):
+    """The SSH private key text cannot be used: not a key, encrypted, or of an unsupported type.
+
+    The message never contains key material.
+    """
+
+
 @dataclass
 class ExecOutput:
     """Output of one exec; ``deadline_reached`` means the channel was closed before the command ended."""
@@ -63,7 +70,7 @@ class ExecOutput:
 def load_private_key(text: str) -> paramiko.PKey:
     """Parse an unencrypted Ed25519, ECDSA or RSA private key in OpenSSH or PEM (PKCS#1, SEC1, PKCS#8) form.
 
-    Raises ValueError whose message never contains key material.
+    Raises PrivateKeyUnreadable, whose message never contains key material.
     """
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     loaded = None
@@ -72,13 +79,13 @@ def load_private_key(text: str) -> paramiko.PKey:
             loaded = loader(data, password=None)
             break
         except TypeError:
-            raise ValueError("the SSH private key is encrypted; store it without a passphrase") from None
+            raise PrivateKeyUnreadable("the SSH private key is encrypted; store it without a passphrase") from None
         except (ValueError, paramiko.SSHException):
             continue
         except Exception as error:  # cryptography raises UnsupportedAlgorithm and others for odd input
-            raise ValueError(f"the SSH private key could not be read ({type(error).__name__})") from None
+            raise PrivateKeyUnreadable(f"the SSH private key could not be read ({type(error).__name__})") from None
     if loaded is None:
-        raise ValueError("the SSH private key is not an OpenSSH or PEM private key")
+        raise PrivateKeyUnreadable("the SSH private key is not an OpenSSH or PEM private key")
 
     for crypto_class, paramiko_class in _KEY_CLASSES:
         if isinstance(loaded, crypto_class):
@@ -87,7 +94,7 @@ def load_private_key(text: str) -> paramiko.PKey:
                 serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
             )
             return paramiko_class.from_private_key(io.StringIO(openssh.decode("ascii")))
-    raise ValueError(f"SSH private keys of type {type(loaded).__name__} are not supported; use Ed25519, ECDSA or RSA")
+    raise PrivateKeyUnreadable(f"SSH private keys of type {type(loaded).__name__} are not supported; use Ed25519, ECDSA or RSA")
 
 
 def private_key_fragments(text: str) -> tuple[str, ...]:
@@ -143,6 +150,9 @@ class SshSession:
                     stderr += chunk[: max(0, max_stderr_bytes - len(stderr))]
                 if channel.eof_received and not channel.recv_ready() and not channel.recv_stderr_ready():
                     break
+                if (channel.closed or not self._transport.is_active()) and not channel.eof_received:
+                    # The connection dropped mid-output: waiting for the deadline would only turn this into TIMEOUT.
+                    raise paramiko.SSHException("the SSH connection closed before the command finished")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     deadline_reached = True
@@ -177,7 +187,7 @@ def open_session(
 
     Raises TargetNotReady for connection problems the caller may retry, HostKeyRejected
     when the host key is not trusted (before any authentication or command), and
-    ValueError for an unreadable private key (before any traffic).
+    PrivateKeyUnreadable for an unreadable private key (before any traffic).
     """
     check_address(target.address)
     pkey = load_private_key(private_key)
