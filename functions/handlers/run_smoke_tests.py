@@ -19,7 +19,7 @@ from migration_validator.errors import SshKeyUnavailable, TargetNotReady
 from migration_validator.observability import bind_ids, logger, milliseconds, tracer
 from migration_validator.results import store_checks
 from migration_validator.suites import load_suite
-from migration_validator.targets import Target
+from migration_validator.targets import describe_target
 from migration_validator.verdicts import SuiteRun, Verdict
 
 # Keys rotate rarely; caching the secret for five minutes spares a Secrets Manager call per run.
@@ -30,11 +30,14 @@ SECRET_MAX_AGE_SECONDS = 300
 @tracer.capture_lambda_handler
 @name_transient_errors
 def handler(event: dict, context) -> dict:
-    state = dict(event["target"])
-    suite_name = state.pop("suite")
-    target = Target.from_state(state)
+    state = event["target"]
     execution_name = event["execution_name"]
-    bind_ids(execution_name=execution_name, instance_id=target.instance_id)
+    bind_ids(execution_name=execution_name, instance_id=state["instance_id"])
+
+    # The address and the tags come from EC2 again rather than from the execution state, so a
+    # check reaches the instance's own address and tag values never enter the execution history.
+    target = describe_target(state["instance_id"], default_user=state["ssh_user"])
+    suite_name = state["suite"]
 
     suite = load_suite(suite_name, Path(os.environ["SUITES_DIR"]))
     private_key = read_private_key(os.environ["SSH_KEY_SECRET_ARN"])

@@ -24,11 +24,14 @@ class Target:
     launch_time: str | None = None  # EC2 LaunchTime in UTC, "2026-10-12T14:05:00Z"; describe_target always sets it
 
     def to_state(self) -> dict:
-        return asdict(self)
+        """Return the fields that travel in the execution state.
 
-    @classmethod
-    def from_state(cls, state: dict) -> "Target":
-        return cls(**state)
+        Tags stay out: a suite may mark a tag's value secret, and every state input and output
+        is kept in the execution history. RunSmokeTests reads the tags from EC2 itself.
+        """
+        state = asdict(self)
+        del state["tags"]
+        return state
 
 
 def find_mgn_instance(job_id: str, source_server_id: str) -> str:

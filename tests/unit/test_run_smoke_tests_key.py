@@ -55,10 +55,13 @@ def test_unusable_key_is_ssh_key_unavailable(monkeypatch, key_text, detail):
         secret_arn = client("secretsmanager").create_secret(Name="validator/ssh-key", SecretString=key_text)["ARN"]
         monkeypatch.setenv("SSH_KEY_SECRET_ARN", secret_arn)
         monkeypatch.setattr(socket, "create_connection", refuse)
+        ec2 = client("ec2")
+        image_id = ec2.describe_images()["Images"][0]["ImageId"]
+        instance_id = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
         from handlers.run_smoke_tests import handler
 
         event = {
-            "target": {"instance_id": "i-0123456789abcdef0", "address": "127.0.0.1", "suite": "linux-baseline"},
+            "target": {"instance_id": instance_id, "ssh_user": "ec2-user", "suite": "linux-baseline"},
             "execution_name": "unit-key-test",
             "execution_started_at": "2026-01-01T00:00:00Z",
         }

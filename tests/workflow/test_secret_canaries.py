@@ -133,14 +133,7 @@ def test_canary_key_in_no_sink(stack, inbox, runs, key_pair, capsys, sink):
         "functions log",
         "ResultsTable",
         "VerdictTopic",
-        pytest.param(
-            "execution history",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="ResolveTarget returns every migration-validator:* tag in $.target.tags, so a secret tag's "
-                "value is in the ResolveTarget output and every later state input",
-            ),
-        ),
+        "execution history",
         "command output",
     ],
 )
