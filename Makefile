@@ -80,4 +80,4 @@ test: $(VENV)/.installed $(VENV)/.bench-installed sshd target-tools lint checks
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; echo $$status > .pytest-exit; exit $$status
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) $(CHECKS_VENV) .pytest-exit .pytest_cache
+	rm -rf $(VENV) $(TOOLS_VENV) $(CHECKS_VENV) .pytest-exit .pytest_cache build

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,7 +13,9 @@ from dataclasses import dataclass
 import boto3
 from botocore.config import Config
 
+from .local.instances import launch_instance
 from .local.stack import LocalSettings, LocalStack, use_local_aws_environment
+from .local.targets import generate_ssh_key
 from .local.template import REGION
 from .paths import LOCAL_STATE_DIR
 
@@ -75,7 +78,8 @@ class RunningStack:
         return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint_url)
 
 
-def run_local_start() -> int:
+def run_local_start(instances: int = 0) -> int:
+    """Run the local stack until Ctrl-C, with ``instances`` healthy web servers to validate."""
     running = read_local_state()
     if running:
         print(f"migration-validator: a local stack is already running (pid {running['pid']}); stop it with Ctrl-C or kill {running['pid']} first", file=sys.stderr)
@@ -84,11 +88,16 @@ def run_local_start() -> int:
     log_path = LOCAL_STATE_DIR / "functions.log"
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with open(log_path, "w") as log_sink, LocalStack(settings=LocalSettings(stack_name="mv-local"), log_sink=log_sink) as stack:
+    with open(log_path, "w") as log_sink, LocalStack(settings=LocalSettings(stack_name="mv-local"), log_sink=log_sink) as stack, contextlib.ExitStack() as servers:
+        launched = launch_local_instances(stack, instances, servers)
         state = {"pid": os.getpid(), "endpoint_url": stack.moto_url, "lambda_endpoint_url": stack.endpoint.url, "outputs": stack.outputs}
         STATE_FILE.write_text(json.dumps(state, indent=2))
         print(f"local stack running; AWS APIs at {stack.moto_url}, function logs in {log_path}")
         print(json.dumps(stack.outputs, indent=2))
+        for instance in launched:
+            print(f"instance {instance.instance_id} at {instance.address}: sshd on port 22, web server on port 80")
+        if launched:
+            print(f"validate them with: migration-validator validate {' '.join(i.instance_id for i in launched)} --suite web-app")
         print("Ctrl-C stops it.", flush=True)
         try:
             stopped.wait()
@@ -98,6 +107,19 @@ def run_local_start() -> int:
             STATE_FILE.unlink(missing_ok=True)
     return 0
 
+
+def launch_local_instances(stack: LocalStack, count: int, servers: contextlib.ExitStack) -> list:
+    """Start ``count`` healthy web servers on loopback, registered in EC2, with the stack's SSH key."""
+    if count == 0:
+        return []
+    private_key, public_key = generate_ssh_key()
+    stack.set_ssh_key(private_key)
+    launched = []
+    for index in range(count):
+        instance = launch_instance(stack.client("ec2"), LOCAL_STATE_DIR / f"instance-{index}", public_key)
+        servers.callback(instance.stop)
+        launched.append(instance)
+    return launched
 
 if __name__ == "__main__":
     sys.exit(run_local_start())

@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     local = commands.add_parser("local", help="run the local stack")
     local_actions = local.add_subparsers(dest="action", required=True)
-    local_actions.add_parser("start", help="start the local stack in the foreground until Ctrl-C")
+    start = local_actions.add_parser("start", help="start the local stack in the foreground until Ctrl-C")
+    start.add_argument("--instances", type=int, choices=range(0, 11), default=0, metavar="N", help="also start N healthy web servers on loopback to validate (0 to 10, default 0; needs root)")
     replay = local_actions.add_parser("replay", help="send message files to the launch queue and print each outcome and verdict, one JSON line per file")
     replay.add_argument("files", nargs="+", metavar="FILE", help="a file holding one message body as SQS hands it to the consumer")
     replay.add_argument("--timeout", type=float, default=180, help="seconds to wait for all files' executions to finish (default 180)")
@@ -160,7 +161,7 @@ def run_command(arguments: argparse.Namespace) -> int:
     if arguments.command == "local":
         from .local_command import run_local_start
 
-        return run_local_start()
+        return run_local_start(arguments.instances)
     return 2
 
 
