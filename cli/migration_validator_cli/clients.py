@@ -14,7 +14,7 @@ class AwsTargetUnknown(Exception):
 
 
 def local_client(service: str, endpoint_url: str):
-    """A client for the local stack's moto server, with the local dummy credentials."""
+    """Return a client for the local stack's moto server, with the local dummy credentials."""
     return boto3.client(
         service,
         endpoint_url=endpoint_url,

@@ -1,7 +1,7 @@
 """`migration-validator executions list|show`: what the Step Functions console shows, in a terminal.
 
-An execution's status says whether the workflow ran to its end; the verdict it recorded in
-ResultsTable says whether the instance works. Both are shown where the table can be read.
+An execution's status shows whether the workflow ran to its end; the verdict it recorded in
+ResultsTable shows whether the instance works. Both are shown where the table can be read.
 """
 
 from __future__ import annotations

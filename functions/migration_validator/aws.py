@@ -3,7 +3,7 @@
 Standard-mode retries back off on throttling (DynamoDB ProvisionedThroughputExceeded, SNS
 Throttled) and on 5xx responses. Three attempts with a 2 s connect and 5 s read timeout, and
 botocore's backoff of at most 1 s and then 2 s between them, take at most 24 s: less than the
-30 s of the shortest function timeout in template.yaml (tests/unit/test_client_timeouts.py).
+30 s of the shortest function timeout in template.yaml (tests/security/test_network.py).
 NOTE: the read timeout bounds each wait for data, so a response that keeps trickling in slowly
 could take longer; AWS APIs answer in one piece.
 """
