@@ -20,6 +20,7 @@ from .local.template import REGION
 from .paths import LOCAL_STATE_DIR
 
 STATE_FILE = LOCAL_STATE_DIR / "stack.json"
+KEY_FILE = LOCAL_STATE_DIR / "ssh_key"
 
 
 def read_local_state() -> dict | None:
@@ -98,6 +99,7 @@ def run_local_start(instances: int = 0) -> int:
             print(f"instance {instance.instance_id} at {instance.address}: sshd on port 22, web server on port 80")
         if launched:
             print(f"validate them with: migration-validator validate {' '.join(i.instance_id for i in launched)} --suite web-app")
+            print(f"their SSH key, for `migration-validator check --key`, is in {KEY_FILE}")
         print("Ctrl-C stops it.", flush=True)
         try:
             stopped.wait()
@@ -114,6 +116,9 @@ def launch_local_instances(stack: LocalStack, count: int, servers: contextlib.Ex
         return []
     private_key, public_key = generate_ssh_key()
     stack.set_ssh_key(private_key)
+    # The same key lets an operator run `migration-validator check` against these instances.
+    KEY_FILE.write_text(private_key)
+    KEY_FILE.chmod(0o600)
     launched = []
     for index in range(count):
         instance = launch_instance(stack.client("ec2"), LOCAL_STATE_DIR / f"instance-{index}", public_key)
