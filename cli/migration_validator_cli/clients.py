@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import boto3
 from botocore.exceptions import NoRegionError
 
@@ -34,6 +36,9 @@ def client_for(service: str, endpoint_url: str | None = None, *, use_local: bool
     local = read_local_state() if use_local else None
     if endpoint_url is None and local:
         return local_client(service, local["endpoint_url"])
+    if endpoint_url and urlparse(endpoint_url).hostname in ("127.0.0.1", "localhost"):
+        # An endpoint on this machine is a local stack, which takes only the local credentials.
+        return local_client(service, endpoint_url)
     try:
         return boto3.client(service, endpoint_url=endpoint_url)
     except NoRegionError as error:

@@ -9,9 +9,11 @@ import uuid
 from pathlib import Path
 
 from migration_validator.launches import Ignored, Launch, Rejected, execution_name, read_message
+from migration_validator.suites import list_suites
 
 from .clients import AwsTargetUnknown, client_for
 from .local_command import read_local_state
+from .paths import SUITES_DIR
 
 
 def reading_summary(file: str, body: str) -> dict:
@@ -71,6 +73,15 @@ def plain_message(instance_id: str, suite: str | None, wave: str | None) -> dict
 
 def run_validate(arguments: argparse.Namespace) -> int:
     """Send a plain launch message per instance to the launch queue, each with a fresh request id."""
+    # The deployed SuitesLayer is built from this checkout's test_suites/, so a suite missing
+    # here would end each execution in ERROR (SuiteNotFound); say so before sending anything.
+    if arguments.suite and arguments.suite not in list_suites(SUITES_DIR):
+        print(
+            f"migration-validator: suite {arguments.suite!r} not found in {SUITES_DIR}; "
+            f"available suites: {', '.join(list_suites(SUITES_DIR))}",
+            file=sys.stderr,
+        )
+        return 2
     local = read_local_state()
     queue_url = arguments.queue_url or (local and local["outputs"]["LaunchQueueUrl"])
     if not queue_url:

@@ -112,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         return run_command(arguments)
+    except BrokenPipeError:
+        # The reader of the output went away, as `| head` does; that is not an error here.
+        sys.stderr.close()
+        return 0
     except (BotoCoreError, ClientError) as error:
         # A deployed stack's commands fail here on missing credentials, no network or a
         # wrong ARN; the error itself names the value, so one line is enough.

@@ -61,4 +61,5 @@ def run_reconcile(arguments: argparse.Namespace) -> int:
         return 1
     for entry in sent:
         print(json.dumps(entry))
+    print(f"reconcile: {len(sent)} launch(es) without a verdict sent to LaunchQueue", file=sys.stderr)
     return 0

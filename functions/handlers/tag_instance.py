@@ -18,7 +18,7 @@ def handler(event: dict, context) -> dict:
 
     launch = event.get("launch") or {}
     try:
-        tags = write_status(instance_id, event["status"], event["execution_name"], event.get("suite"), launch.get("wave"))
+        tags = write_status(instance_id, event["status"], event["execution_name"], launch.get("wave"))
     except Exception:
         logger.exception("instance tags not written", extra={"status": event["status"]})
         raise

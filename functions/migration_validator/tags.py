@@ -25,8 +25,9 @@ def own_tags(tags: list[dict]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in tags or [] if tag["Key"].startswith(PREFIX)}
 
 
-def write_status(instance_id: str, status: str, execution_name: str, suite: str | None = None, wave: str | None = None) -> dict[str, str]:
-    tags = {STATUS: status, EXECUTION: execution_name, CHECKED_AT: now_iso(), SUITE: suite, WAVE: wave}
+def write_status(instance_id: str, status: str, execution_name: str, wave: str | None = None) -> dict[str, str]:
+    """Write the status tags; the suite tag is only read, so a mistyped suite in one message does not stick."""
+    tags = {STATUS: status, EXECUTION: execution_name, CHECKED_AT: now_iso(), WAVE: wave}
     tags = {key: str(value)[:MAX_VALUE_CHARS] for key, value in tags.items() if value}
     client("ec2").create_tags(Resources=[instance_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     return tags

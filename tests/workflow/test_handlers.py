@@ -84,15 +84,17 @@ def test_tag_instance_writes_prefixed_tags(stack, launch):
     instance = launch(http=False)
     name = unique_name("tag")
 
-    result, error = invoke(stack, "TagInstanceFunction", {"instance_id": instance.instance_id, "status": "IN_PROGRESS", "execution_name": name, "suite": "web-app"})
+    launch = plain_launch(instance.instance_id, wave="wave-3")
+    result, error = invoke(stack, "TagInstanceFunction", {"instance_id": instance.instance_id, "status": "IN_PROGRESS", "execution_name": name, "launch": launch})
 
     reservations = stack.client("ec2").describe_instances(InstanceIds=[instance.instance_id])["Reservations"]
     tags = {tag["Key"]: tag["Value"] for tag in reservations[0]["Instances"][0]["Tags"]}
     assert error is None
     assert result == {"tagged": True}
     assert tags[STATUS] == "IN_PROGRESS"
-    assert tags[SUITE] == "web-app"
+    assert tags["migration-validator:wave"] == "wave-3"
     assert tags["migration-validator:execution"] == name
+    assert SUITE not in tags, "the suite tag is read, never written"
 
 
 def test_tag_instance_without_instance(stack):

@@ -144,3 +144,18 @@ def wait_for_state(stack, name: str, state: str, timeout_seconds: float = 60) ->
             pass
         time.sleep(0.1)
     raise AssertionError(f"execution {name} did not reach {state} within {timeout_seconds} s")
+
+
+def test_address_off_loopback_is_never_contacted(stack, inbox):
+    """moto gives an instance a 10.x address unless told otherwise; the local stack must not reach it."""
+    reservation = stack.client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro")
+    instance = reservation["Instances"][0]
+    assert not instance["PrivateIpAddress"].startswith("127.")
+
+    validation = validate_via_topic(stack, inbox, plain_launch_message(instance["InstanceId"], suite="web-app"))
+
+    runs = [run for run in state_runs(execution_history(stack.client("stepfunctions"), validation.execution_arn)) if run.name == "RunSmokeTests"]
+    assert validation.record["verdict"] == "ERROR"
+    assert validation.record["reason"] == "TargetRejected"
+    assert instance["PrivateIpAddress"] in validation.record["error_cause"]
+    assert runs[0].attempts == 1, "a rejected address is final, never retried"

@@ -49,6 +49,8 @@ LOCAL_AWS_ENVIRONMENT = {
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 
+LOOPBACK_NETWORK = "127.0.0.0/8"
+
 # Powertools settings for local workers: no X-Ray daemon runs here.
 LOCAL_FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
@@ -129,6 +131,9 @@ class LocalStack:
         self.moto_url = moto_url
 
         overrides = dict(self.settings.parameter_overrides)
+        # Local instances live on loopback; an instance registered with any other address
+        # (moto assigns 10.x addresses by default) must never be contacted from this machine.
+        overrides.setdefault("AllowedTargetNetworks", LOOPBACK_NETWORK)
         if "SshKeySecretArn" not in overrides:
             overrides["SshKeySecretArn"] = self.client("secretsmanager").create_secret(
                 Name=f"{self.settings.stack_name}/ssh-key", SecretString="not set yet: the demo or a test stores a key here"

@@ -1,6 +1,7 @@
 """The address guard every check passes before it opens a connection."""
 
 import ipaddress
+import os
 
 from migration_validator.errors import TargetRejected
 
@@ -9,6 +10,16 @@ METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
 _BROADCAST = ipaddress.ip_address("255.255.255.255")
+
+
+def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Return the networks in TARGET_NETWORKS (comma-separated CIDRs); empty allows every permitted range.
+
+    The local stack sets 127.0.0.0/8 here, so an instance registered with any other address is
+    never contacted from a developer's machine; on AWS it may confine checks to the VPC's ranges.
+    """
+    text = os.environ.get("TARGET_NETWORKS", "")
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()]
 
 
 def check_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -38,4 +49,8 @@ def check_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
         raise TargetRejected(address, "broadcast address")
     if parsed.is_reserved:
         raise TargetRejected(address, "reserved address range")
+    networks = allowed_networks()
+    if networks and not any(parsed in network for network in networks):
+        allowed = ", ".join(str(network) for network in networks)
+        raise TargetRejected(address, f"outside TARGET_NETWORKS ({allowed}); add its range to the AllowedTargetNetworks parameter")
     return parsed
