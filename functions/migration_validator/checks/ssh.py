@@ -250,14 +250,18 @@ def _negotiate(transport: paramiko.Transport, target: Target, timeouts: SshTimeo
 def _verify_host_key(target: Target, fingerprint: str, trust_on_first_use: bool) -> bool:
     """Return True when the key is accepted on first use; raise HostKeyRejected when it is not trusted."""
     expected = expected_fingerprints(target.expected_host_key)
-    where = f"instance {target.instance_id} at {target.address}:{target.ssh_port}"
+    # `migration-validator check` names a host, not an instance, and uses its address as the id.
+    where = f"{target.address}:{target.ssh_port}"
+    if target.instance_id != target.address:
+        where = f"instance {target.instance_id} at {where}"
 
     if expected:
         if fingerprint in expected:
             return False
         message = (
-            f"host key of {where} is {fingerprint}, but the {HOST_KEY_TAG} tag expects {' or '.join(expected)}; "
-            "the server is not the migrated one or the tag is wrong. No check was run."
+            f"host key of {where} is {fingerprint}, but {' or '.join(expected)} is expected (the {HOST_KEY_TAG} tag, "
+            "or --host-key and --known-hosts of the check command); the server is not the migrated one or the "
+            "expected key is wrong. No check was run."
         )
         logger.warning("Host key mismatch", instance_id=target.instance_id, seen=fingerprint, expected=list(expected))
         raise HostKeyRejected(verdicts.HOST_KEY_MISMATCH, message, fingerprint)
