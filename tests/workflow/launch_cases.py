@@ -116,3 +116,19 @@ def logged_message_outcomes(log_path: Path) -> dict[str, str]:
         if entry.get("message_id"):
             outcomes[entry["message_id"]] = entry.get("message")
     return outcomes
+
+
+def wait_for_execution_until(stack, name: str, condition, what: str, timeout_seconds: float = 60) -> None:
+    """Poll the execution until ``condition(stepfunctions, arn)`` holds; a missing execution counts as not yet."""
+    from migration_validator_cli.local.session import execution_arn
+
+    stepfunctions = stack.client("stepfunctions")
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition(stepfunctions, execution_arn(stack, name)):
+                return
+        except stepfunctions.exceptions.ExecutionDoesNotExist:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"execution {name} did not {what} within {timeout_seconds} s")

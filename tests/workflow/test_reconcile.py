@@ -8,11 +8,10 @@ considers other tests' instances, so each test checks only its own.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from launch_cases import fresh_job_id, fresh_source_server_id, mgn_event, send
+from launch_cases import fresh_job_id, fresh_source_server_id, mgn_event, send, wait_for_execution_until
 from migration_validator.launches import execution_name, read_message
 from migration_validator.tags import EXECUTION, STATUS, WAVE
 from migration_validator_cli import local_command
@@ -72,16 +71,9 @@ def test_sweep_leaves_instance_to_running_execution(stack, launch):
 
 
 def wait_until_running(stack, name: str, timeout_seconds: float = 30) -> None:
-    stepfunctions = stack.client("stepfunctions")
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        try:
-            if stepfunctions.describe_execution(executionArn=execution_arn(stack, name))["status"] == "RUNNING":
-                return
-        except stepfunctions.exceptions.ExecutionDoesNotExist:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"execution {name} not running within {timeout_seconds} s")
+    wait_for_execution_until(
+        stack, name, lambda stepfunctions, arn: stepfunctions.describe_execution(executionArn=arn)["status"] == "RUNNING", "start running", timeout_seconds
+    )
 
 
 def test_sweep_waits_for_grace_period(stack, launch):

@@ -8,10 +8,10 @@ server on loopback.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
+from launch_cases import wait_for_execution_until
 from migration_validator.launches import execution_name
 from migration_validator.tags import STATUS
 from migration_validator_cli.history import execution_history, state_runs
@@ -134,16 +134,7 @@ def test_aborted_execution_gets_error_verdict(stack, inbox, silent_instance):
 
 def wait_for_state(stack, name: str, state: str, timeout_seconds: float = 60) -> None:
     """Wait until the execution has entered ``state``; moto cannot stop an execution before its first state."""
-    stepfunctions = stack.client("stepfunctions")
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        try:
-            if state in states_entered(stack, execution_arn(stack, name)):
-                return
-        except stepfunctions.exceptions.ExecutionDoesNotExist:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"execution {name} did not reach {state} within {timeout_seconds} s")
+    wait_for_execution_until(stack, name, lambda _, arn: state in states_entered(stack, arn), f"reach {state}", timeout_seconds)
 
 
 def test_address_off_loopback_is_never_contacted(stack, inbox):

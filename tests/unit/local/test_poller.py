@@ -26,15 +26,6 @@ SAMPLE_HANDLERS = Path(__file__).parent / "sample_handlers"
 CLIENT_CONFIG = Config(retries={"total_max_attempts": 1}, read_timeout=60)
 
 
-@pytest.fixture(autouse=True)
-def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.delenv("AWS_ENDPOINT_URL_LAMBDA", raising=False)
-
-
 @pytest.fixture
 def event_log(tmp_path: Path) -> Path:
     return tmp_path / "events.jsonl"
