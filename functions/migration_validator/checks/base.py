@@ -29,6 +29,9 @@ class RunSettings:
     file_size_limit_bytes: int = 64 * 1024 * 1024
 
 
+MIN_CUT_PIECE = 8
+
+
 class Redactor:
     """Replaces secret values in text shown to people with ``[REDACTED]``."""
 
@@ -50,10 +53,16 @@ class Redactor:
         return text
 
     def _redact_cut_tail(self, text: str) -> str:
-        """Replace the longest end of ``text`` that is the start of some secret."""
+        """Replace the longest end of ``text`` that is the start of some secret.
+
+        A piece shorter than MIN_CUT_PIECE characters (half the secret, for short secrets) is
+        left alone: one or two characters end ordinary output far more often than a secret does,
+        and that much of a secret reveals little.
+        """
         longest = 0
         for secret in self._secrets:
-            for length in range(min(len(secret) - 1, len(text)), longest, -1):
+            shortest = max(1, min(MIN_CUT_PIECE, len(secret) // 2))
+            for length in range(min(len(secret) - 1, len(text)), max(longest, shortest - 1), -1):
                 if text.endswith(secret[:length]):
                     longest = length
                     break
