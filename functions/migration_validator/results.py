@@ -180,7 +180,7 @@ def _json_size(value: object) -> int:
 
 
 def record_verdict(execution_name: str, verdict: str, reason: str, attributes: dict) -> RecordedVerdict:
-    """Write the execution's verdict unless it has one; return the verdict that stands."""
+    """Write the execution's verdict unless it has one; return the verdict stored."""
     fields = {**attributes, "verdict": verdict, "reason": reason, "recorded_at": now_iso()}
     if "error_cause" in fields and fields["error_cause"]:
         fields["error_cause"] = str(fields["error_cause"])[:MAX_ERROR_CAUSE_CHARS]
@@ -238,7 +238,7 @@ def claim_notification(execution_name: str) -> NotificationClaim | None:
         if item.get("notified_at"):
             return None
         if time.monotonic() > deadline:
-            raise TimeoutError(f"execution {execution_name}: another publisher holds the notification claim")
+            raise TimeoutError(f"execution {execution_name}: timed out waiting for another publisher's notification claim to expire")
         time.sleep(1)
 
 

@@ -138,7 +138,7 @@ def wait_for_state(stack, name: str, state: str, timeout_seconds: float = 60) ->
 
 
 def test_address_off_loopback_is_never_contacted(stack, inbox):
-    """moto gives an instance a 10.x address unless told otherwise; the local stack must not reach it."""
+    """moto gives an instance a 10.x address unless given one; the local stack must not reach it."""
     reservation = stack.client("ec2").run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="t3.micro")
     instance = reservation["Instances"][0]
     assert not instance["PrivateIpAddress"].startswith("127.")

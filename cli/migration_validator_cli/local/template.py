@@ -66,7 +66,7 @@ class EventRuleSpec:
 
 @dataclass
 class BuiltStack:
-    """What the template produced locally, by logical id."""
+    """Resources, functions and event specs the template produced locally, by logical id."""
 
     name: str
     refs: dict[str, Any] = field(default_factory=dict)
