@@ -72,7 +72,7 @@ def test_stack_has_every_template_resource():
 
 
 def test_removed_function_is_gone_locally(tmp_path):
-    copy = template_without(tmp_path, "StoppedExecutionFunction")
+    copy = template_without(tmp_path, "StoppedExecutionFunction", "StoppedExecutionLogGroup")
     try:
         stack = build(copy)
     finally:
