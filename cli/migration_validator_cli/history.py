@@ -73,11 +73,22 @@ def render_execution(execution: dict, events: list[dict]) -> str:
     for run in state_runs(events):
         start = f"+{(run.entered - started).total_seconds():.2f}s"
         duration = f"{run.duration_seconds:.2f}s" if run.duration_seconds is not None else "-"
-        errors = ", ".join(run.errors) if run.errors else ""
+        errors = summarize_errors(run.errors)
         status = "CAUGHT" if run.caught else run.status
         attempts = str(run.attempts) if run.attempts else ""
         lines.append(f"  {run.name:<24} {run.type:<8} {status:<10} {start:>8} {duration:>9}  {attempts:>8}  {errors}")
     return "\n".join(lines)
+
+
+def summarize_errors(errors: list[str]) -> str:
+    """Join the attempts' errors, counting repeats: a state retried while an instance boots fails alike many times."""
+    groups: list[list] = []
+    for error in errors:
+        if groups and groups[-1][0] == error:
+            groups[-1][1] += 1
+        else:
+            groups.append([error, 1])
+    return ", ".join(error if count == 1 else f"{error} x{count}" for error, count in groups)
 
 
 def render_record(record: dict | None) -> str:
