@@ -8,7 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from migration_validator.launches import Ignored, Launch, Rejected, execution_name, read_message
+from migration_validator.launches import Ignored, Launch, execution_name, read_message
 from migration_validator.suites import list_suites
 
 from .clients import AwsTargetUnknown, client_for
@@ -74,7 +74,7 @@ def plain_message(instance_id: str, suite: str | None, wave: str | None) -> dict
 def run_validate(arguments: argparse.Namespace) -> int:
     """Send a plain launch message per instance to the launch queue, each with a fresh request id."""
     # The deployed SuitesLayer is built from this checkout's test_suites/, so a suite missing
-    # here would end each execution in ERROR (SuiteNotFound); say so before sending anything.
+    # here would end each execution in ERROR (SuiteNotFound), so it is rejected before anything is sent.
     if arguments.suite and arguments.suite not in list_suites(SUITES_DIR):
         print(
             f"migration-validator: suite {arguments.suite!r} not found in {SUITES_DIR}; "

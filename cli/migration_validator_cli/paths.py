@@ -1,4 +1,4 @@
-"""Where the repository's parts are; the command-line tool runs from a checkout."""
+"""Paths of the repository's parts, because the command-line tool runs from a checkout."""
 
 import sys
 from pathlib import Path

@@ -1,6 +1,6 @@
 """Errors raised by the validation steps.
 
-Each class name is the error name Step Functions sees: a Lambda error payload's
+Each class name is the error name Step Functions uses: a Lambda error payload's
 ``errorType`` becomes the name that the state machine's Retry and Catch match, so
 renaming a class means changing statemachine/validation.asl.json too.
 """

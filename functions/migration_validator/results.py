@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from .aws import client, env, is_transient
 from .observability import logger
 
-# DynamoDB rejects items over 400 KB. Check excerpts are capped by the engine; this bound on the
+# DynamoDB rejects items over 400 KB. The engine caps each check's excerpts, and this bound on the
 # whole checks list keeps the item under the limit with room for the other attributes.
 MAX_CHECKS_BYTES = 300_000
 MAX_ERROR_CAUSE_CHARS = 2_000

@@ -7,7 +7,6 @@ from the server: inside the handshake, or while the command output arrives.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

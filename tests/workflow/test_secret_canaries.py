@@ -11,7 +11,6 @@ history event or the output of `migration-validator executions`.
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from pathlib import Path
 

@@ -1,8 +1,8 @@
 """The real ASL, run by moto's interpreter, through every verdict the workflow can reach.
 
-Each launch enters by publishing to LaunchTopic, as in production; the handlers run in their
-own worker processes behind the local Lambda Invoke endpoint; targets are a real sshd and HTTP
-server on loopback.
+Each launch enters by publishing to LaunchTopic, as in production. The handlers run in their
+own worker processes behind the local Lambda Invoke endpoint, and the targets are a real sshd
+and HTTP server on loopback.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class Validation:
 
 
 def plain_launch_message(instance_id: str, suite: str | None = None, wave: str | None = None) -> str:
-    """A plain launch message with a fresh request id, as `migration-validator validate` sends it."""
+    """Return a plain launch message with a fresh request id, as `migration-validator validate` sends it."""
     message = {"instance_id": instance_id, "request_id": str(uuid.uuid4())}
     if suite:
         message["suite"] = suite
@@ -51,7 +51,7 @@ def launch_of(body: str) -> Launch:
 
 
 def wait_for_execution(stack: LocalStack, name: str, timeout_seconds: float = 180) -> dict:
-    """Wait until the execution exists and has finished; return DescribeExecution's answer."""
+    """Wait until the execution exists and has finished; return DescribeExecution's response."""
     stepfunctions = stack.client("stepfunctions")
     arn = execution_arn(stack, name)
     started = time.monotonic()

@@ -122,7 +122,7 @@ class LocalStack:
         self._mock.start()
         moto_port = _free_port()
         # The moto server logs every request through werkzeug, and moto's interpreter logs each
-        # error a Catch handles; the function logs and the execution history say more.
+        # error a Catch handles; the function logs and the execution history carry the details.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
